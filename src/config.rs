@@ -1,0 +1,558 @@
+//! Configuration: the TOML schema, its defaults, and validation whose every
+//! error names the file, line and column (with the offending line and a
+//! caret), so an admin can fix a typo without guessing.
+//!
+//! Loading happens in two steps: serde reads the raw schema (unknown keys,
+//! wrong types and bad durations fail here, located by toml's spans), then
+//! [`validate`] checks what serde cannot (URLs, duplicates, slugs, topic
+//! queries) using the spans it kept.
+
+use crate::topic::{Query, Topic};
+use serde::{Deserialize, Deserializer};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+use url::Url;
+
+/// Where the config is read from when `--config` is not given and
+/// `$TIDINGS_CONFIG` is unset.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/tidings/tidings.toml";
+
+/// The slug of the feed of every entry; no topic may take it.
+pub const ALL_SLUG: &str = "all";
+
+/// A validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub polling: PollingConfig,
+    pub feeds: Vec<FeedConfig>,
+    pub topics: Vec<Topic>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Public base URL for self links; when unset, links are built from the
+    /// request's `Host` header.
+    pub base_url: Option<Url>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StorageConfig {
+    /// The sled directory, resolved against the config file's directory.
+    pub path: PathBuf,
+    /// sled page-cache capacity in bytes.
+    pub cache_bytes: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct PollingConfig {
+    pub interval: Duration,
+    pub concurrency: usize,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    /// Largest accepted body, after decompression.
+    pub max_body_bytes: u64,
+    pub user_agent: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct FeedConfig {
+    /// The configured URL: the feed's identity.
+    pub url: Url,
+    pub title: Option<String>,
+    pub interval: Duration,
+}
+
+/// A configuration error, located in its file when possible.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub message: String,
+    pub location: Option<Location>,
+}
+
+/// A 1-based line and column, with the text of that line for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+    pub source_line: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        match &self.location {
+            None => write!(f, "{path}: {}", self.message),
+            Some(loc) => {
+                let gutter = loc.line.to_string().len();
+                let caret_pad: String = loc
+                    .source_line
+                    .chars()
+                    .take(loc.column.saturating_sub(1))
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
+                write!(
+                    f,
+                    "{path}:{}:{}: {}\n{:gutter$} |\n{} | {}\n{:gutter$} | {caret_pad}^",
+                    loc.line, loc.column, self.message, "", loc.line, loc.source_line, ""
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and validates the config at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let source = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            message: format!("cannot read the config file: {e}"),
+            location: None,
+        })?;
+        Config::from_str(&source, path)
+    }
+
+    /// Parses `source` as if read from `path` (relative storage paths are
+    /// resolved against `path`'s directory).
+    pub fn from_str(source: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(source).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            message: e.message().trim().to_owned(),
+            location: e.span().map(|s| locate(source, s.start)),
+        })?;
+        validate(raw, source, path)
+    }
+}
+
+// ---- raw schema (what serde reads) ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    polling: RawPolling,
+    #[serde(default, rename = "feed")]
+    feeds: Vec<RawFeed>,
+    #[serde(default, rename = "topic")]
+    topics: Vec<RawTopic>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<Spanned<String>>,
+    base_url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    path: Option<String>,
+    cache_mb: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPolling {
+    interval: Option<Spanned<HumanDuration>>,
+    concurrency: Option<Spanned<usize>>,
+    connect_timeout: Option<Spanned<HumanDuration>>,
+    timeout: Option<Spanned<HumanDuration>>,
+    max_body_mb: Option<Spanned<u64>>,
+    user_agent: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    url: Spanned<String>,
+    title: Option<String>,
+    interval: Option<Spanned<HumanDuration>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopic {
+    slug: Spanned<String>,
+    title: Option<String>,
+    query: Spanned<String>,
+}
+
+/// A duration written the humantime way: "90s", "15m", "1h 30m", "2d".
+#[derive(Clone, Copy)]
+struct HumanDuration(Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text)
+            .map(HumanDuration)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "invalid duration {text:?}: {e} (write e.g. \"90s\", \"15m\", \"1h 30m\")"
+                ))
+            })
+    }
+}
+
+// ---- validation ----
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+const DEFAULT_CONCURRENCY: usize = 16;
+const DEFAULT_CACHE_MB: u64 = 16;
+const DEFAULT_MAX_BODY_MB: u64 = 16;
+
+pub fn default_user_agent() -> String {
+    format!(
+        "tidings/{} (+{})",
+        env!("CARGO_PKG_VERSION"),
+        env!("CARGO_PKG_REPOSITORY")
+    )
+}
+
+struct Validator<'a> {
+    source: &'a str,
+    path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn error_at(&self, offset: usize, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            path: self.path.to_owned(),
+            message: message.into(),
+            location: Some(locate(self.source, offset)),
+        }
+    }
+
+    fn error<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+        self.error_at(spanned.span().start, message)
+    }
+
+    fn positive_duration(
+        &self,
+        value: Option<Spanned<HumanDuration>>,
+        default: Duration,
+        what: &str,
+    ) -> Result<Duration, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(v) if v.get_ref().0 < MIN_INTERVAL => {
+                Err(self.error(&v, format!("{what} must be at least 1s")))
+            }
+            Some(v) => Ok(v.into_inner().0),
+        }
+    }
+}
+
+fn validate(raw: RawConfig, source: &str, path: &Path) -> Result<Config, ConfigError> {
+    let v = Validator { source, path };
+
+    let listen = match &raw.server.listen {
+        None => DEFAULT_LISTEN
+            .parse()
+            .map_err(|_| v.error_at(0, "bad default"))?,
+        Some(l) => l.get_ref().parse::<SocketAddr>().map_err(|_| {
+            v.error(
+                l,
+                format!(
+                    "invalid listen address {:?}: write host:port, e.g. \"127.0.0.1:8080\"",
+                    l.get_ref()
+                ),
+            )
+        })?,
+    };
+    let base_url = match &raw.server.base_url {
+        None => None,
+        Some(b) => {
+            let url = parse_http_url(b.get_ref()).map_err(|m| v.error(b, m))?;
+            Some(url)
+        }
+    };
+
+    let storage_path = {
+        let p = PathBuf::from(raw.storage.path.as_deref().unwrap_or("data"));
+        if p.is_relative() {
+            path.parent().unwrap_or(Path::new(".")).join(p)
+        } else {
+            p
+        }
+    };
+    let cache_mb = raw
+        .storage
+        .cache_mb
+        .map_or(DEFAULT_CACHE_MB, |c| c.into_inner());
+
+    let interval = v.positive_duration(raw.polling.interval, DEFAULT_INTERVAL, "interval")?;
+    let concurrency = match raw.polling.concurrency {
+        None => DEFAULT_CONCURRENCY,
+        Some(c) if *c.get_ref() == 0 || *c.get_ref() > 1024 => {
+            return Err(v.error(&c, "concurrency must be between 1 and 1024"));
+        }
+        Some(c) => c.into_inner(),
+    };
+    let max_body_mb = match raw.polling.max_body_mb {
+        None => DEFAULT_MAX_BODY_MB,
+        Some(m) if *m.get_ref() == 0 => return Err(v.error(&m, "max_body_mb must be at least 1")),
+        Some(m) => m.into_inner(),
+    };
+    let polling = PollingConfig {
+        interval,
+        concurrency,
+        connect_timeout: v.positive_duration(
+            raw.polling.connect_timeout,
+            Duration::from_secs(10),
+            "connect_timeout",
+        )?,
+        timeout: v.positive_duration(raw.polling.timeout, Duration::from_secs(30), "timeout")?,
+        max_body_bytes: max_body_mb.saturating_mul(1024 * 1024),
+        user_agent: raw.polling.user_agent.unwrap_or_else(default_user_agent),
+    };
+
+    let mut feeds = Vec::with_capacity(raw.feeds.len());
+    let mut seen_urls: HashMap<String, usize> = HashMap::new();
+    for feed in raw.feeds {
+        let url = parse_http_url(feed.url.get_ref()).map_err(|m| v.error(&feed.url, m))?;
+        if let Some(first) = seen_urls.insert(url.to_string(), feed.url.span().start) {
+            let first = locate(source, first);
+            return Err(v.error(
+                &feed.url,
+                format!(
+                    "duplicate feed URL {url} (first listed on line {})",
+                    first.line
+                ),
+            ));
+        }
+        feeds.push(FeedConfig {
+            url,
+            title: feed.title.filter(|t| !t.trim().is_empty()),
+            interval: v.positive_duration(feed.interval, interval, "interval")?,
+        });
+    }
+
+    let mut topics: Vec<Topic> = Vec::with_capacity(raw.topics.len());
+    let mut seen_slugs: HashMap<String, usize> = HashMap::new();
+    for topic in raw.topics {
+        let slug = topic.slug.get_ref();
+        if slug.is_empty()
+            || !slug
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            return Err(v.error(
+                &topic.slug,
+                format!("invalid slug {slug:?}: use lower-case letters, digits, '-' and '_'"),
+            ));
+        }
+        if slug == ALL_SLUG {
+            return Err(v.error(
+                &topic.slug,
+                "the slug \"all\" is reserved for the feed of every entry",
+            ));
+        }
+        if let Some(first) = seen_slugs.insert(slug.clone(), topic.slug.span().start) {
+            let first = locate(source, first);
+            return Err(v.error(
+                &topic.slug,
+                format!(
+                    "duplicate topic slug {slug:?} (first used on line {})",
+                    first.line
+                ),
+            ));
+        }
+        let query = Query::parse(topic.query.get_ref()).map_err(|e| {
+            v.error_at(
+                query_offset_in_source(source, &topic.query, e.offset),
+                format!("invalid query of topic {slug:?}: {}", e.message),
+            )
+        })?;
+        topics.push(Topic {
+            title: topic.title.unwrap_or_else(|| slug.clone()),
+            slug: topic.slug.into_inner(),
+            query,
+        });
+    }
+
+    Ok(Config {
+        path: path.to_owned(),
+        server: ServerConfig { listen, base_url },
+        storage: StorageConfig {
+            path: storage_path,
+            cache_bytes: cache_mb.saturating_mul(1024 * 1024),
+        },
+        polling,
+        feeds,
+        topics,
+    })
+}
+
+fn parse_http_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text.trim()).map_err(|e| format!("invalid URL {text:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "invalid URL {text:?}: only http and https are supported"
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("invalid URL {text:?}: it has no host"));
+    }
+    Ok(url)
+}
+
+/// Maps an offset inside a query string to an offset in the TOML source.
+/// The span covers the quoted value; its text appears verbatim in it unless
+/// it used escapes, in which case we point at the value's start.
+fn query_offset_in_source(source: &str, query: &Spanned<String>, offset: usize) -> usize {
+    let span: Range<usize> = query.span();
+    let raw = source.get(span.clone()).unwrap_or("");
+    match raw.find(query.get_ref().as_str()) {
+        Some(start) if !query.get_ref().is_empty() => span.start + start + offset,
+        _ => span.start,
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `source`.
+fn locate(source: &str, offset: usize) -> Location {
+    let offset = offset.min(source.len());
+    let before = source.get(..offset).unwrap_or(source);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = source
+        .get(line_start..offset)
+        .map_or(1, |s| s.chars().count() + 1);
+    let source_line = source[line_start..].lines().next().unwrap_or("").to_owned();
+    Location {
+        line,
+        column,
+        source_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(src: &str) -> Result<Config, ConfigError> {
+        Config::from_str(src, Path::new("/etc/tidings/tidings.toml"))
+    }
+
+    fn error(src: &str) -> (usize, usize, String) {
+        let e = load(src).expect_err("config should be rejected");
+        let loc = e.location.clone().expect("error should be located");
+        (loc.line, loc.column, e.to_string())
+    }
+
+    const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:9000"
+
+[storage]
+path = "state"
+
+[polling]
+interval = "20m"
+concurrency = 4
+
+[[feed]]
+url = "https://www.themoscowtimes.com/rss/news"
+title = "The Moscow Times"
+interval = "15m"
+
+[[feed]]
+url = "https://tass.com/rss/v2.xml"
+
+[[topic]]
+slug = "russia-china"
+title = "Russia–China relations"
+query = '''(russia OR kremlin) AND (china OR "xi jinping")'''
+"#;
+
+    #[test]
+    fn a_good_config_loads_with_defaults_filled_in() {
+        let c = load(GOOD).unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(c.storage.path, Path::new("/etc/tidings/state"));
+        assert_eq!(c.polling.concurrency, 4);
+        assert_eq!(c.polling.timeout, Duration::from_secs(30));
+        assert_eq!(c.feeds[0].interval, Duration::from_secs(15 * 60));
+        assert_eq!(c.feeds[1].interval, Duration::from_secs(20 * 60));
+        assert_eq!(c.topics[0].slug, "russia-china");
+        assert!(c.polling.user_agent.starts_with("tidings/"));
+        let empty = load("").unwrap();
+        assert_eq!(empty.server.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(empty.polling.interval, DEFAULT_INTERVAL);
+    }
+
+    #[test]
+    fn mistakes_are_located() {
+        let (l, c, msg) = error(&GOOD.replace("concurrency = 4", "concurency = 4"));
+        assert_eq!((l, c), (10, 1), "{msg}");
+        assert!(msg.contains("unknown field `concurency`"), "{msg}");
+        assert!(msg.contains("/etc/tidings/tidings.toml:10:1"), "{msg}");
+        assert!(msg.contains("10 | concurency = 4"), "{msg}");
+
+        let (l, _, msg) = error(&GOOD.replace("\"15m\"", "\"15 minutes-ish\""));
+        assert_eq!(l, 15, "{msg}");
+        assert!(msg.contains("invalid duration"), "{msg}");
+
+        let (l, _, msg) = error(&GOOD.replace("concurrency = 4", "concurrency = \"four\""));
+        assert_eq!(l, 10, "{msg}");
+
+        let (l, c, msg) = error(&GOOD.replace("https://tass.com", "htps//tass.com"));
+        assert_eq!((l, c), (18, 7), "{msg}");
+        assert!(msg.contains("invalid URL"), "{msg}");
+
+        let dup = format!("{GOOD}\n[[feed]]\nurl = \"https://tass.com/rss/v2.xml\"\n");
+        let (l, _, msg) = error(&dup);
+        assert_eq!(l, 26, "{msg}");
+        assert!(
+            msg.contains("duplicate feed URL") && msg.contains("line 18"),
+            "{msg}"
+        );
+
+        let dup = format!("{GOOD}\n[[topic]]\nslug = \"russia-china\"\nquery = \"x\"\n");
+        let (l, _, msg) = error(&dup);
+        assert_eq!(l, 26, "{msg}");
+        assert!(msg.contains("duplicate topic slug"), "{msg}");
+
+        let (_, _, msg) = error(&GOOD.replace("slug = \"russia-china\"", "slug = \"all\""));
+        assert!(msg.contains("reserved"), "{msg}");
+
+        let (_, _, msg) =
+            error(&GOOD.replace("listen = \"127.0.0.1:9000\"", "listen = \"localhost\""));
+        assert!(msg.contains("invalid listen address"), "{msg}");
+    }
+
+    #[test]
+    fn query_errors_point_into_the_query() {
+        let bad = GOOD.replace(
+            r#"'''(russia OR kremlin) AND (china OR "xi jinping")'''"#,
+            r#"'''(russia OR kremlin) AND (china'''"#,
+        );
+        let (l, c, msg) = error(&bad);
+        // The `(` that is never closed: line 23, column 12 + 24.
+        assert_eq!((l, c), (23, 36), "{msg}");
+        assert!(
+            msg.contains("invalid query of topic \"russia-china\""),
+            "{msg}"
+        );
+        assert!(msg.ends_with(&format!("{}^", " ".repeat(35))), "{msg}");
+    }
+}

@@ -1,0 +1,157 @@
+//! The `tidings` command line. Parsing arguments and printing results only;
+//! everything else lives in the library.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tidings::config::{Config, DEFAULT_CONFIG_PATH};
+use tidings::daemon;
+use tidings::poll::PollOutcome;
+
+#[derive(Parser)]
+#[command(version, about = "A self-hosted news feed aggregator")]
+struct Cli {
+    /// The config file.
+    #[arg(long, short, global = true, env = "TIDINGS_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Poll feeds on their schedule and serve the merged feeds until stopped.
+    Run,
+    /// Poll every feed now, print what each one did, and exit.
+    Poll {
+        /// Poll once and exit (required; the daemon is `tidings run`).
+        #[arg(long, required = true)]
+        once: bool,
+    },
+    /// Validate the config and print a summary.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Run => "info",
+        _ => "error",
+    };
+    init_logging(default_level);
+
+    let config = match Config::load(&cli.config) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::CheckConfig = cli.command {
+        print_summary(&config);
+        return ExitCode::SUCCESS;
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run => daemon::run(config).await,
+            Command::Poll { .. } => poll_once(&config).await,
+            Command::CheckConfig => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn poll_once(config: &Config) -> anyhow::Result<()> {
+    let store = daemon::open_store(config).await?;
+    let width = config
+        .feeds
+        .iter()
+        .map(|f| f.url.as_str().len())
+        .max()
+        .unwrap_or(0);
+    let reports = daemon::poll_once(config, store.clone(), |r| {
+        let status = match &r.outcome {
+            PollOutcome::Failed(_) => "error",
+            PollOutcome::Stored(c) if c.new > 0 => "new",
+            PollOutcome::Stored(c) if c.updated > 0 => "updated",
+            _ => "unchanged",
+        };
+        println!("{status:<9} {:<width$}  {}", r.url.as_str(), r.outcome);
+    })
+    .await?;
+    let (mut new, mut updated, mut failed) = (0, 0, 0);
+    for r in &reports {
+        match &r.outcome {
+            PollOutcome::Stored(c) => {
+                new += c.new;
+                updated += c.updated;
+            }
+            PollOutcome::Failed(_) => failed += 1,
+            _ => {}
+        }
+    }
+    println!(
+        "total: {} feeds polled, {} failed; {new} new, {updated} updated; {} entries stored",
+        reports.len(),
+        failed,
+        store.entry_count()
+    );
+    Ok(())
+}
+
+fn print_summary(config: &Config) {
+    println!("{}: ok", config.path.display());
+    println!("  listen:  http://{}", config.server.listen);
+    if let Some(base) = &config.server.base_url {
+        println!("  base URL: {base}");
+    }
+    println!("  storage: {}", config.storage.path.display());
+    println!(
+        "  polling: every {} by default, {} at once",
+        humantime::format_duration(config.polling.interval),
+        config.polling.concurrency
+    );
+    println!("  {} feeds:", config.feeds.len());
+    for feed in &config.feeds {
+        println!(
+            "    {} (every {}){}",
+            feed.url,
+            humantime::format_duration(feed.interval),
+            feed.title
+                .as_deref()
+                .map(|t| format!(" \"{t}\""))
+                .unwrap_or_default()
+        );
+    }
+    println!("  {} topics:", config.topics.len());
+    for topic in &config.topics {
+        println!("    /feeds/{}.atom  {}", topic.slug, topic.title);
+    }
+}
+
+fn init_logging(default_level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("TIDINGS_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

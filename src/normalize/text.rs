@@ -1,0 +1,140 @@
+//! Text hygiene for everything that comes out of a feed: plain text from
+//! HTML, and removal of characters that XML 1.0 forbids (upstream feeds do
+//! contain NULs and other control characters; written back out they would
+//! make our own served feed invalid).
+
+/// Whether `c` may appear in an XML 1.0 document.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c,
+        '\t' | '\n' | '\r'
+        | '\u{20}'..='\u{D7FF}'
+        | '\u{E000}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{10FFFF}')
+}
+
+/// Removes characters that are illegal in XML 1.0. Borrows when there is
+/// nothing to remove (the common case).
+pub fn strip_invalid_xml(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().all(is_xml_char) {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.chars().filter(|c| is_xml_char(*c)).collect())
+    }
+}
+
+/// Converts an HTML fragment to one line of plain text: tags dropped (and
+/// the contents of `script`/`style`), entities decoded, whitespace collapsed,
+/// XML-illegal characters removed. A `<` that does not start a tag is kept,
+/// so plain text with "a < b" survives.
+pub fn html_to_text(html: &str) -> String {
+    let mut stripped = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(pos) = rest.find('<') {
+        stripped.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        let starts_tag = after
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?');
+        if !starts_tag {
+            stripped.push('<');
+            rest = after;
+            continue;
+        }
+        let Some(end) = after.find('>') else {
+            // An unterminated tag: drop the rest, as a browser would.
+            rest = "";
+            break;
+        };
+        let tag = &after[..end];
+        rest = &after[end + 1..];
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if name == "script" || name == "style" {
+            let close = format!("</{name}");
+            match find_ascii_case_insensitive(rest, &close) {
+                Some(i) => {
+                    rest = &rest[i..];
+                    rest = rest.find('>').map_or("", |j| &rest[j + 1..]);
+                }
+                None => rest = "",
+            }
+        }
+        // Block-level tags separate words.
+        stripped.push(' ');
+    }
+    stripped.push_str(rest);
+    let decoded = html_escape::decode_html_entities(&stripped);
+    collapse_whitespace(&strip_invalid_xml(&decoded))
+}
+
+/// Plain text of a title or name: the same as [`html_to_text`] when it
+/// looks like markup or contains entities, else just cleaned up.
+pub fn clean_text(text: &str) -> String {
+    if text.contains('<') || text.contains('&') {
+        html_to_text(text)
+    } else {
+        collapse_whitespace(&strip_invalid_xml(text))
+    }
+}
+
+/// Escapes plain text for inclusion in HTML.
+pub fn text_to_html(text: &str) -> String {
+    html_escape::encode_text(&strip_invalid_xml(text)).into_owned()
+}
+
+fn collapse_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+fn find_ascii_case_insensitive(haystack: &str, needle: &str) -> Option<usize> {
+    let n = needle.len();
+    haystack
+        .as_bytes()
+        .windows(n)
+        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_to_text_strips_tags_scripts_and_entities() {
+        assert_eq!(
+            html_to_text("<p>Putin&nbsp;&amp; Xi</p><script>alert('x<y')</script><b>meet</b>"),
+            "Putin & Xi meet"
+        );
+        assert_eq!(html_to_text("a < b, 1<2"), "a < b, 1<2");
+        assert_eq!(html_to_text("x <STYLE>p{}</Style> y"), "x y");
+        assert_eq!(html_to_text("cut <a href=\"x"), "cut");
+        assert_eq!(html_to_text("&#1055;&#x0443;"), "Пу");
+    }
+
+    #[test]
+    fn control_characters_are_removed() {
+        assert_eq!(
+            clean_text("Bad\u{0}title\u{1b}[0m \u{FFFE}ok"),
+            "Badtitle[0m ok"
+        );
+        assert!(matches!(
+            strip_invalid_xml("fine"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn text_to_html_escapes() {
+        assert_eq!(text_to_html("a<b & c"), "a&lt;b &amp; c");
+    }
+}
