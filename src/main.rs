@@ -2,6 +2,7 @@
 //! everything else lives in the library.
 
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tidings::config::{Config, DEFAULT_CONFIG_PATH};
@@ -153,5 +154,7 @@ fn init_logging(default_level: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colors only on a terminal: journald and log files get plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

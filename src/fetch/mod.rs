@@ -203,9 +203,9 @@ impl Fetcher {
 }
 
 /// reqwest is built without a default TLS crypto provider (the default one
-/// needs a C toolchain and a long build); install rustls's `ring` provider
-/// once per process.
-fn install_crypto_provider() {
+/// needs a C toolchain and a long build); this installs rustls's `ring`
+/// provider, once per process. Call it before building any reqwest client.
+pub fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // Err means another provider is already installed, which is fine.

@@ -1,0 +1,381 @@
+//! Shared parts of the end-to-end tests: a fake upstream feed server, the
+//! real `tidings` binary run as a child process, config files, and Atom
+//! validation with `jing`. Everything listens on 127.0.0.1 only.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path as AxPath, State};
+use axum::http::{HeaderMap, Response, StatusCode, header};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The shared test material next to the project (see ../shared/README.md).
+pub fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// Snapshots of one news-replay feed, oldest first.
+pub fn replay_snapshots(feed: &str) -> Vec<PathBuf> {
+    let dir = shared().join("news-replay").join(feed);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+        .collect();
+    files.sort();
+    files
+}
+
+pub fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+// ---------------------------------------------------------------- upstream
+
+/// One document the fake upstream serves at a path.
+#[derive(Clone)]
+struct Doc {
+    body: Vec<u8>,
+    content_type: &'static str,
+    etag: String,
+}
+
+/// A request the upstream received.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub if_none_match: Option<String>,
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct UpstreamState {
+    docs: HashMap<String, Doc>,
+    seen: Vec<Seen>,
+    version: u64,
+}
+
+/// A fake feed server on 127.0.0.1 with an ETag per document, answering
+/// `If-None-Match` with 304 like a well-behaved publisher.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<UpstreamState>>,
+}
+
+impl Upstream {
+    pub async fn start() -> Upstream {
+        let state = Arc::new(Mutex::new(UpstreamState::default()));
+        let app = Router::new()
+            .route("/{*path}", axum::routing::get(upstream_get))
+            .with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind upstream");
+        let addr = listener.local_addr().expect("upstream addr");
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("upstream server");
+        });
+        Upstream { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/{}", self.addr, path.trim_start_matches('/'))
+    }
+
+    /// Serves `body` at `path` from now on, with a fresh ETag.
+    pub fn set(&self, path: &str, body: Vec<u8>) {
+        let content_type = if body.first() == Some(&b'{') {
+            "application/feed+json"
+        } else {
+            "application/xml"
+        };
+        let mut st = self.state.lock().expect("upstream lock");
+        st.version += 1;
+        let etag = format!("\"v{}\"", st.version);
+        st.docs.insert(
+            path.trim_start_matches('/').to_owned(),
+            Doc {
+                body,
+                content_type,
+                etag,
+            },
+        );
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().expect("upstream lock").seen.clone()
+    }
+
+    pub fn requests(&self) -> usize {
+        self.state.lock().expect("upstream lock").seen.len()
+    }
+}
+
+async fn upstream_get(
+    State(state): State<Arc<Mutex<UpstreamState>>>,
+    AxPath(path): AxPath<String>,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let mut st = state.lock().expect("upstream lock");
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let doc = st.docs.get(&path).cloned();
+    let (status, response) = match doc {
+        None => (
+            404,
+            Response::builder()
+                .status(StatusCode::NOT_FOUND)
+                .body(Body::from("not found")),
+        ),
+        Some(doc) if if_none_match.as_deref() == Some(doc.etag.as_str()) => (
+            304,
+            Response::builder()
+                .status(StatusCode::NOT_MODIFIED)
+                .header(header::ETAG, &doc.etag)
+                .body(Body::empty()),
+        ),
+        Some(doc) => (
+            200,
+            Response::builder()
+                .header(header::CONTENT_TYPE, doc.content_type)
+                .header(header::ETAG, &doc.etag)
+                .body(Body::from(doc.body)),
+        ),
+    };
+    st.seen.push(Seen {
+        path,
+        if_none_match,
+        status,
+    });
+    response.expect("valid response")
+}
+
+// ---------------------------------------------------------------- config
+
+/// A temporary directory holding a config file (and the store, `data/`).
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Setup {
+    /// Writes a config polling `feeds` (URLs) with the given extra TOML
+    /// (topics etc.). The daemon listens on a random port.
+    pub fn new(feeds: &[String], extra: &str) -> Setup {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut toml = String::from(
+            "[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\npath = \"data\"\n\n[polling]\ninterval = \"1h\"\nconcurrency = 4\ntimeout = \"10s\"\n\n",
+        );
+        for url in feeds {
+            toml.push_str(&format!("[[feed]]\nurl = \"{url}\"\n\n"));
+        }
+        toml.push_str(extra);
+        let config = dir.path().join("tidings.toml");
+        std::fs::write(&config, toml).expect("write config");
+        Setup { dir, config }
+    }
+
+    /// Runs `tidings <args> --config <this config>` to completion.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .output()
+            .expect("run tidings")
+    }
+
+    /// `tidings poll --once`; returns stdout, asserting exit 0.
+    pub fn poll_once(&self) -> String {
+        let out = self.cli(&["poll", "--once"]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "poll --once failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    pub fn start_daemon(&self) -> Daemon {
+        Daemon::start(&self.config)
+    }
+}
+
+/// Sums the "N new" / "N updated" figures of a `poll --once` total line.
+pub fn poll_totals(stdout: &str) -> (usize, usize) {
+    let total = stdout
+        .lines()
+        .find(|l| l.starts_with("total:"))
+        .unwrap_or_else(|| panic!("no total line in:\n{stdout}"));
+    let number_before = |word: &str| -> usize {
+        let idx = total
+            .find(word)
+            .unwrap_or_else(|| panic!("no {word:?} in {total:?}"));
+        total[..idx]
+            .split_whitespace()
+            .last()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no number before {word:?} in {total:?}"))
+    };
+    (number_before(" new"), number_before(" updated"))
+}
+
+// ---------------------------------------------------------------- daemon
+
+/// The real `tidings run` as a child process.
+pub struct Daemon {
+    child: Child,
+    pub base: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    pub fn start(config: &Path) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(["run", "--config"])
+            .arg(config)
+            .env("TIDINGS_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tidings run");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
+                }
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "daemon did not report its address; log:\n{}",
+                    log.lock().expect("log").join("\n")
+                );
+            }
+        };
+        Daemon {
+            child,
+            base: format!("http://{addr}"),
+            log,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log lock").join("\n")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        tidings::fetch::install_crypto_provider();
+        reqwest::get(format!("{}{}", self.base, path))
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        let resp = self.get(path).await;
+        assert_eq!(resp.status(), 200, "GET {path}");
+        resp.text().await.expect("body")
+    }
+
+    /// Waits (up to 30 s) until `/healthz` reports at least `n` entries.
+    pub async fn wait_for_entries(&self, n: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let body = self.get_text("/healthz").await;
+            let count: usize = body
+                .split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected /healthz body {body:?}"));
+            if count >= n {
+                return count;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {count} of {n} entries after 30s; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit; returns the log.
+    pub fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                // Let the reader thread drain the last lines.
+                std::thread::sleep(Duration::from_millis(50));
+                let log = self.log();
+                assert!(status.success(), "daemon exited with {status}; log:\n{log}");
+                return log;
+            }
+            assert!(Instant::now() < deadline, "daemon did not stop within 30s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- Atom
+
+/// Validates an Atom document against RFC 4287's RELAX NG schema with
+/// `jing`. `jing` must be installed (`scripts/test` installs it): a test
+/// never silently skips validation.
+pub fn assert_valid_atom(xml: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("feed.atom");
+    std::fs::write(&file, xml).expect("write feed");
+    let schema = shared().join("schema/atom.rnc");
+    let out = Command::new("jing")
+        .arg("-c")
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run jing ({e}); install it with scripts/test or `apt-get install jing`")
+        });
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "served feed is not valid Atom:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Parses a served Atom document with feed-rs (an independent reader).
+pub fn parse_atom(xml: &str) -> feed_rs::model::Feed {
+    feed_rs::parser::parse(xml.as_bytes()).expect("served feed parses")
+}
