@@ -121,18 +121,28 @@ impl Config {
             message: format!("cannot read the config file: {e}"),
             location: None,
         })?;
-        Config::from_str(&source, path)
+        // systemd's StateDirectory= sets $STATE_DIRECTORY: the store goes
+        // there unless the config names a path.
+        let state_dir = std::env::var_os("STATE_DIRECTORY")
+            .and_then(|dirs| std::env::split_paths(&dirs).next())
+            .filter(|d| !d.as_os_str().is_empty());
+        Config::parse(&source, path, state_dir)
     }
 
-    /// Parses `source` as if read from `path` (relative storage paths are
-    /// resolved against `path`'s directory).
-    pub fn from_str(source: &str, path: &Path) -> Result<Config, ConfigError> {
+    /// Parses `source` as if read from `path`. Relative storage paths are
+    /// resolved against `path`'s directory; without `[storage] path` the
+    /// store is `default_storage`, else `data/` next to the config.
+    pub fn parse(
+        source: &str,
+        path: &Path,
+        default_storage: Option<PathBuf>,
+    ) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(source).map_err(|e| ConfigError {
             path: path.to_owned(),
             message: e.message().trim().to_owned(),
             location: e.span().map(|s| locate(source, s.start)),
         })?;
-        validate(raw, source, path)
+        validate(raw, source, path, default_storage)
     }
 }
 
@@ -262,7 +272,12 @@ impl Validator<'_> {
     }
 }
 
-fn validate(raw: RawConfig, source: &str, path: &Path) -> Result<Config, ConfigError> {
+fn validate(
+    raw: RawConfig,
+    source: &str,
+    path: &Path,
+    default_storage: Option<PathBuf>,
+) -> Result<Config, ConfigError> {
     let v = Validator { source, path };
 
     let listen = match &raw.server.listen {
@@ -287,12 +302,15 @@ fn validate(raw: RawConfig, source: &str, path: &Path) -> Result<Config, ConfigE
         }
     };
 
-    let storage_path = {
-        let p = PathBuf::from(raw.storage.path.as_deref().unwrap_or("data"));
-        if p.is_relative() {
-            path.parent().unwrap_or(Path::new(".")).join(p)
-        } else {
-            p
+    let storage_path = match (raw.storage.path, default_storage) {
+        (None, Some(default)) => default,
+        (configured, _) => {
+            let p = PathBuf::from(configured.as_deref().unwrap_or("data"));
+            if p.is_relative() {
+                path.parent().unwrap_or(Path::new(".")).join(p)
+            } else {
+                p
+            }
         }
     };
     let cache_mb = raw
@@ -450,7 +468,7 @@ mod tests {
     use super::*;
 
     fn load(src: &str) -> Result<Config, ConfigError> {
-        Config::from_str(src, Path::new("/etc/tidings/tidings.toml"))
+        Config::parse(src, Path::new("/etc/tidings/tidings.toml"), None)
     }
 
     fn error(src: &str) -> (usize, usize, String) {
@@ -495,7 +513,14 @@ query = '''(russia OR kremlin) AND (china OR "xi jinping")'''
         assert_eq!(c.feeds[1].interval, Duration::from_secs(20 * 60));
         assert_eq!(c.topics[0].slug, "russia-china");
         assert!(c.polling.user_agent.starts_with("tidings/"));
+        let systemd = Config::parse(
+            "",
+            Path::new("/etc/tidings/tidings.toml"),
+            Some("/var/lib/tidings".into()),
+        );
+        assert_eq!(systemd.unwrap().storage.path, Path::new("/var/lib/tidings"));
         let empty = load("").unwrap();
+        assert_eq!(empty.storage.path, Path::new("/etc/tidings/data"));
         assert_eq!(empty.server.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(empty.polling.interval, DEFAULT_INTERVAL);
     }
