@@ -211,7 +211,37 @@ fn describe_parse_error(body: &[u8], err: feed_rs::parser::ParseFeedError) -> No
     if head.starts_with("<!doctype html") || head.starts_with("<html") {
         return NormalizeError("not a feed: the server sent an HTML page".into());
     }
+    if let feed_rs::parser::ParseFeedError::ParseError(
+        feed_rs::parser::ParseErrorKind::NoFeedRoot,
+    ) = err
+    {
+        return NormalizeError(match root_element(&head) {
+            Some(root) => format!(
+                "not a feed: the document's root element is <{root}>, not <rss>, <feed> or <rdf:RDF>"
+            ),
+            None => "not a feed: neither XML nor JSON".to_owned(),
+        });
+    }
     NormalizeError(format!("not a readable feed: {err}"))
+}
+
+/// The name of the first element in `head` (lower-cased text), skipping
+/// the XML declaration, processing instructions, comments and doctypes.
+fn root_element(head: &str) -> Option<String> {
+    let mut rest = head;
+    loop {
+        let start = rest.find('<')?;
+        rest = &rest[start + 1..];
+        if rest.starts_with('?') || rest.starts_with('!') {
+            rest = &rest[rest.find('>')? + 1..];
+            continue;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+            .collect();
+        return (!name.is_empty()).then_some(name);
+    }
 }
 
 #[cfg(test)]
