@@ -62,6 +62,11 @@ pub struct PollingConfig {
     /// Largest accepted body, after decompression.
     pub max_body_bytes: u64,
     pub user_agent: String,
+    /// Fetches to one host at once.
+    pub max_per_host: usize,
+    /// The longest a server's or feed's caching hints may stretch a feed's
+    /// interval, and the longest backoff after failures.
+    pub max_interval: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -70,6 +75,10 @@ pub struct FeedConfig {
     pub url: Url,
     pub title: Option<String>,
     pub interval: Duration,
+    /// Overrides `[polling] user_agent` for this feed.
+    pub user_agent: Option<String>,
+    /// Extra request headers for this feed (e.g. an API key).
+    pub headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
 }
 
 /// A configuration error, located in its file when possible.
@@ -186,6 +195,8 @@ struct RawPolling {
     timeout: Option<Spanned<HumanDuration>>,
     max_body_mb: Option<Spanned<u64>>,
     user_agent: Option<String>,
+    max_per_host: Option<Spanned<usize>>,
+    max_interval: Option<Spanned<HumanDuration>>,
 }
 
 #[derive(Deserialize)]
@@ -194,6 +205,8 @@ struct RawFeed {
     url: Spanned<String>,
     title: Option<String>,
     interval: Option<Spanned<HumanDuration>>,
+    user_agent: Option<String>,
+    headers: Option<Spanned<std::collections::BTreeMap<String, String>>>,
 }
 
 #[derive(Deserialize)]
@@ -229,6 +242,8 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const DEFAULT_CONCURRENCY: usize = 16;
 const DEFAULT_CACHE_MB: u64 = 16;
 const DEFAULT_MAX_BODY_MB: u64 = 16;
+const DEFAULT_MAX_PER_HOST: usize = 2;
+const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
 pub fn default_user_agent() -> String {
     format!(
@@ -342,6 +357,18 @@ fn validate(
         timeout: v.positive_duration(raw.polling.timeout, Duration::from_secs(30), "timeout")?,
         max_body_bytes: max_body_mb.saturating_mul(1024 * 1024),
         user_agent: raw.polling.user_agent.unwrap_or_else(default_user_agent),
+        max_per_host: match raw.polling.max_per_host {
+            None => DEFAULT_MAX_PER_HOST,
+            Some(m) if *m.get_ref() == 0 => {
+                return Err(v.error(&m, "max_per_host must be at least 1"));
+            }
+            Some(m) => m.into_inner(),
+        },
+        max_interval: v.positive_duration(
+            raw.polling.max_interval,
+            DEFAULT_MAX_INTERVAL,
+            "max_interval",
+        )?,
     };
 
     let mut feeds = Vec::with_capacity(raw.feeds.len());
@@ -358,10 +385,25 @@ fn validate(
                 ),
             ));
         }
+        let mut headers = Vec::new();
+        for (name, value) in feed.headers.iter().flat_map(|h| h.get_ref()) {
+            let header = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .ok()
+                .zip(reqwest::header::HeaderValue::from_str(value).ok());
+            match header {
+                Some(h) => headers.push(h),
+                None => {
+                    let at = feed.headers.as_ref().map_or(0, |h| h.span().start);
+                    return Err(v.error_at(at, format!("invalid HTTP header {name:?}: {value:?}")));
+                }
+            }
+        }
         feeds.push(FeedConfig {
             url,
             title: feed.title.filter(|t| !t.trim().is_empty()),
             interval: v.positive_duration(feed.interval, interval, "interval")?,
+            user_agent: feed.user_agent,
+            headers,
         });
     }
 
@@ -511,6 +553,16 @@ query = '''(russia OR kremlin) AND (china OR "xi jinping")'''
         assert_eq!(c.polling.timeout, Duration::from_secs(30));
         assert_eq!(c.feeds[0].interval, Duration::from_secs(15 * 60));
         assert_eq!(c.feeds[1].interval, Duration::from_secs(20 * 60));
+        assert_eq!(c.polling.max_per_host, 2);
+        assert_eq!(c.polling.max_interval, Duration::from_secs(24 * 3600));
+        let with_headers = GOOD.replace(
+            "interval = \"15m\"\n",
+            "interval = \"15m\"\nuser_agent = \"ua/1\"\nheaders = { \"X-Api-Key\" = \"k\" }\n",
+        );
+        let c = load(&with_headers).unwrap();
+        assert_eq!(c.feeds[0].user_agent.as_deref(), Some("ua/1"));
+        assert_eq!(c.feeds[0].headers.len(), 1);
+        assert_eq!(c.feeds[0].headers[0].0.as_str(), "x-api-key");
         assert_eq!(c.topics[0].slug, "russia-china");
         assert!(c.polling.user_agent.starts_with("tidings/"));
         let systemd = Config::parse(
@@ -556,6 +608,14 @@ query = '''(russia OR kremlin) AND (china OR "xi jinping")'''
         let (l, _, msg) = error(&dup);
         assert_eq!(l, 26, "{msg}");
         assert!(msg.contains("duplicate topic slug"), "{msg}");
+
+        let bad_header = GOOD.replace(
+            "interval = \"15m\"\n",
+            "interval = \"15m\"\nheaders = { \"Bad Name\" = \"x\" }\n",
+        );
+        let (l, _, msg) = error(&bad_header);
+        assert_eq!(l, 16, "{msg}");
+        assert!(msg.contains("invalid HTTP header \"Bad Name\""), "{msg}");
 
         let (_, _, msg) = error(&GOOD.replace("slug = \"russia-china\"", "slug = \"all\""));
         assert!(msg.contains("reserved"), "{msg}");

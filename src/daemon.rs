@@ -65,7 +65,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .into_future(),
     );
     let scheduler = Scheduler {
-        poller: Poller::new(fetcher, Arc::clone(&store)),
+        poller: Poller::new(fetcher, Arc::clone(&store), config.polling.max_interval),
         feeds: config.feeds.clone(),
         concurrency: config.polling.concurrency,
     };
@@ -95,7 +95,7 @@ pub async fn poll_once(
     mut report: impl FnMut(&PollReport),
 ) -> anyhow::Result<Vec<PollReport>> {
     let fetcher = Fetcher::new(&config.polling).context("cannot build the HTTP client")?;
-    let poller = Poller::new(fetcher, Arc::clone(&store));
+    let poller = Poller::new(fetcher, Arc::clone(&store), config.polling.max_interval);
     let permits = Arc::new(Semaphore::new(config.polling.concurrency));
     let mut tasks = JoinSet::new();
     for feed in config.feeds.clone() {
@@ -103,7 +103,7 @@ pub async fn poll_once(
         let permits = Arc::clone(&permits);
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            poller.poll(&feed).await
+            poller.poll(&feed, crate::model::now()).await
         });
     }
     let mut reports = Vec::with_capacity(config.feeds.len());
@@ -136,7 +136,12 @@ impl Scheduler {
                         tracing::warn!(feed = %f.url, "cannot read feed state: {e}");
                         None
                     });
-                schedule::first_due(state.as_ref(), now)
+                schedule::first_due(
+                    state.as_ref(),
+                    now,
+                    f.interval,
+                    schedule::jitter(f.url.as_str(), 0),
+                )
             })
             .collect();
         let mut in_flight = vec![false; self.feeds.len()];
@@ -162,7 +167,7 @@ impl Scheduler {
                         p = permits.acquire_owned() => p,
                         _ = stop.cancelled() => return None,
                     };
-                    match poller.poll(&feed).await {
+                    match poller.poll(&feed, crate::model::now()).await {
                         Ok(report) => Some(report.next_due),
                         Err(e) => {
                             tracing::error!(feed = %feed.url, "store error while polling: {e}");
@@ -197,7 +202,7 @@ impl Scheduler {
                         // A store failure or a crashed task still waits a
                         // full interval rather than spinning.
                         due[i] = next.unwrap_or_else(|| {
-                            schedule::after_failure(Utc::now(), self.feeds[i].interval, 1)
+                            Utc::now() + chrono::Duration::from_std(self.feeds[i].interval).unwrap_or(chrono::Duration::MAX)
                         });
                     }
                 }

@@ -236,6 +236,53 @@ pub struct FeedState {
     pub next_due: Option<DateTime<Utc>>,
     /// Entries stored for this feed (maintained by the store).
     pub entry_count: u64,
+    /// Where the feed is polled instead of `url`: the target of a permanent
+    /// redirect seen on several consecutive polls (see `poll`).
+    pub adopted_url: Option<String>,
+    /// A permanent redirect target seen on the latest polls, and on how many
+    /// consecutive polls it was seen.
+    pub pending_redirect: Option<(String, u32)>,
+    /// Set when the server answered `410 Gone`; cleared by any success.
+    #[serde(with = "chrono::serde::ts_microseconds_option")]
+    pub gone_since: Option<DateTime<Utc>>,
+    /// Polls attempted, and how many of them were answered `304`.
+    pub polls: u64,
+    pub not_modified: u64,
+    /// What the feed itself says about when to poll it, from its last parsed
+    /// body (kept because a `304` has no body to read them from).
+    pub hints: PublisherHints,
+}
+
+/// Scheduling hints a feed document carries: RSS `<ttl>`,
+/// `sy:updatePeriod`/`sy:updateFrequency`, `<skipHours>`, `<skipDays>`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublisherHints {
+    /// The longest of `<ttl>` and the syndication module's period, in seconds.
+    pub min_interval_secs: Option<u64>,
+    /// Bit `h` set: do not poll during hour `h` (UTC), per `<skipHours>`.
+    pub skip_hours: u32,
+    /// Bit `d` set: do not poll on day `d` (0 = Monday, UTC), per `<skipDays>`.
+    pub skip_days: u8,
+}
+
+/// A feed's health as an admin sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedStatus {
+    NeverFetched,
+    Ok,
+    BackingOff,
+    Gone,
+}
+
+impl std::fmt::Display for FeedStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FeedStatus::NeverFetched => "never fetched",
+            FeedStatus::Ok => "ok",
+            FeedStatus::BackingOff => "backing off",
+            FeedStatus::Gone => "gone",
+        })
+    }
 }
 
 impl FeedState {
@@ -248,6 +295,23 @@ impl FeedState {
 
     pub fn id(&self) -> FeedId {
         FeedId::for_url(&self.url)
+    }
+
+    /// The URL the next poll fetches.
+    pub fn fetch_url(&self) -> &str {
+        self.adopted_url.as_deref().unwrap_or(&self.url)
+    }
+
+    pub fn status(&self) -> FeedStatus {
+        if self.gone_since.is_some() {
+            FeedStatus::Gone
+        } else if self.consecutive_failures > 0 {
+            FeedStatus::BackingOff
+        } else if self.last_fetch.is_none() {
+            FeedStatus::NeverFetched
+        } else {
+            FeedStatus::Ok
+        }
     }
 }
 

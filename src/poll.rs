@@ -7,7 +7,7 @@
 
 use crate::config::FeedConfig;
 use crate::dedup;
-use crate::fetch::{FetchOutcome, Fetcher, Validators};
+use crate::fetch::{FetchError, FetchErrorKind, FetchOutcome, FetchRequest, Fetcher, Validators};
 use crate::model::{Entry, FeedId, FeedState};
 use crate::normalize::{self, ParsedFeed};
 use crate::schedule;
@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 use url::Url;
 
 /// What one poll of one feed did.
@@ -62,38 +63,68 @@ impl fmt::Display for PollOutcome {
     }
 }
 
+/// A permanent redirect is adopted as the feed's URL once it has been seen
+/// on this many consecutive polls.
+pub const ADOPT_REDIRECT_AFTER: u32 = 3;
+
 /// Polls feeds into a store. Cheap to clone.
 #[derive(Clone)]
 pub struct Poller {
     fetcher: Fetcher,
     store: Arc<Store>,
+    /// `[polling] max_interval`: cap on hint-stretched intervals and backoff.
+    max_interval: Duration,
 }
 
 impl Poller {
-    pub fn new(fetcher: Fetcher, store: Arc<Store>) -> Poller {
-        Poller { fetcher, store }
+    pub fn new(fetcher: Fetcher, store: Arc<Store>, max_interval: Duration) -> Poller {
+        Poller {
+            fetcher,
+            store,
+            max_interval,
+        }
     }
 
-    /// Polls `feed` once, now. Only an unusable store is an `Err`; every
-    /// problem with the feed itself is a [`PollOutcome::Failed`].
-    pub async fn poll(&self, feed: &FeedConfig) -> Result<PollReport, StoreError> {
+    /// Polls `feed` once, at time `now` (passed in so that tests control the
+    /// clock). Only an unusable store is an `Err`; every problem with the
+    /// feed itself is a [`PollOutcome::Failed`].
+    pub async fn poll(
+        &self,
+        feed: &FeedConfig,
+        now: DateTime<Utc>,
+    ) -> Result<PollReport, StoreError> {
         let url = feed.url.clone();
         let mut state = self
             .store
             .feed_state(FeedId::for_url(url.as_str()))?
             .unwrap_or_else(|| FeedState::new(url.as_str()));
-        let now = crate::model::now();
-        let fetched = self.fetch_and_parse(&url, &mut state).await;
+        let fetched = self.fetch_and_parse(feed, &mut state).await;
 
         state.last_fetch = Some(now);
+        state.polls += 1;
         let outcome = match fetched {
-            Ok(fetched) => {
+            Ok((fetched, fresh_for, permanent_redirect)) => {
+                if state.consecutive_failures > 0 || state.gone_since.is_some() {
+                    tracing::info!(feed = %url, "feed recovered after {} failed polls", state.consecutive_failures);
+                }
                 state.last_success = Some(now);
                 state.last_error = None;
                 state.consecutive_failures = 0;
-                state.next_due = Some(schedule::after_success(now, feed.interval));
+                state.gone_since = None;
+                track_redirect(&mut state, &url, permanent_redirect);
+                if let Fetched::Parsed(parsed) = &fetched {
+                    state.hints = parsed.hints;
+                }
+                state.next_due = Some(schedule::after_success(
+                    now,
+                    feed.interval,
+                    fresh_for,
+                    &state.hints,
+                    self.max_interval,
+                ));
                 match fetched {
                     Fetched::NotModified => {
+                        state.not_modified += 1;
                         self.store.save_feed_state(&state)?;
                         PollOutcome::NotModified
                     }
@@ -112,19 +143,10 @@ impl Poller {
                     }
                 }
             }
-            Err(why) => {
-                state.last_error = Some(why.clone());
-                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-                state.next_due = Some(schedule::after_failure(
-                    now,
-                    feed.interval,
-                    state.consecutive_failures,
-                ));
-                // A body that failed to parse must be parsed again next time.
-                state.body_hash = None;
+            Err(error) => {
+                self.record_failure(&mut state, feed, &error, now);
                 self.store.save_feed_state(&state)?;
-                tracing::warn!(feed = %url, failures = state.consecutive_failures, "poll failed: {why}");
-                PollOutcome::Failed(why)
+                PollOutcome::Failed(error.message)
             }
         };
         Ok(PollReport {
@@ -134,39 +156,103 @@ impl Poller {
         })
     }
 
+    /// Failure bookkeeping: backoff (or the weekly re-check of a gone
+    /// feed), `Retry-After` as a floor, and the reason for the admin.
+    fn record_failure(
+        &self,
+        state: &mut FeedState,
+        feed: &FeedConfig,
+        error: &PollError,
+        now: DateTime<Utc>,
+    ) {
+        state.last_error = Some(error.message.clone());
+        state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+        // A body that failed to parse must be parsed again next time.
+        state.body_hash = None;
+        let jitter = schedule::jitter(&state.url, u64::from(state.consecutive_failures));
+        let mut due = schedule::after_failure(
+            now,
+            feed.interval,
+            state.consecutive_failures,
+            self.max_interval,
+            jitter,
+        );
+        if error.gone {
+            if state.gone_since.is_none() {
+                state.gone_since = Some(now);
+            }
+            due = schedule::after_gone(now);
+        }
+        if let Some(wait) = error.retry_after {
+            due = schedule::honour_retry_after(due, now, wait);
+        }
+        state.next_due = Some(due);
+        tracing::warn!(
+            feed = %feed.url,
+            failures = state.consecutive_failures,
+            next_poll = %due.format("%Y-%m-%d %H:%M:%SZ"),
+            "poll failed: {}",
+            error.message
+        );
+    }
+
     /// Fetches with the stored validators and parses a changed body. New
     /// validators and the body hash are recorded in `state` (saved by the
-    /// caller). `Err` is a message for the admin.
-    async fn fetch_and_parse(&self, url: &Url, state: &mut FeedState) -> Result<Fetched, String> {
+    /// caller).
+    async fn fetch_and_parse(
+        &self,
+        feed: &FeedConfig,
+        state: &mut FeedState,
+    ) -> Result<(Fetched, Option<std::time::Duration>, Option<Url>), PollError> {
+        let fetch_url = match &state.adopted_url {
+            Some(adopted) => Url::parse(adopted).unwrap_or_else(|_| feed.url.clone()),
+            None => feed.url.clone(),
+        };
         let validators = Validators {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
         };
-        let (body, final_url) = match self.fetcher.fetch(url, &validators).await {
-            Err(e) => return Err(e.message),
-            Ok(FetchOutcome::NotModified { validators }) => {
+        let fetched = self
+            .fetcher
+            .fetch(&FetchRequest::new(&fetch_url, &validators, feed))
+            .await
+            .map_err(PollError::from)?;
+        let (body, final_url) = match fetched.outcome {
+            FetchOutcome::NotModified { validators } => {
                 keep_validators(state, validators);
-                return Ok(Fetched::NotModified);
+                return Ok((
+                    Fetched::NotModified,
+                    fetched.fresh_for,
+                    fetched.permanent_redirect,
+                ));
             }
-            Ok(FetchOutcome::Body {
+            FetchOutcome::Body {
                 body,
                 final_url,
                 validators,
-            }) => {
+            } => {
                 keep_validators(state, validators);
                 (body, final_url)
             }
         };
         let hash = body_hash(&body);
         if state.body_hash == Some(hash) {
-            return Ok(Fetched::SameBody);
+            return Ok((
+                Fetched::SameBody,
+                fetched.fresh_for,
+                fetched.permanent_redirect,
+            ));
         }
         state.body_hash = Some(hash);
-        tokio::task::spawn_blocking(move || normalize::parse_feed(&body, &final_url))
+        let parsed = tokio::task::spawn_blocking(move || normalize::parse_feed(&body, &final_url))
             .await
-            .map_err(|e| format!("internal error while parsing: {e}"))?
-            .map(Fetched::Parsed)
-            .map_err(|e| e.to_string())
+            .map_err(|e| PollError::parse(format!("internal error while parsing: {e}")))?
+            .map_err(|e| PollError::parse(e.to_string()))?;
+        Ok((
+            Fetched::Parsed(parsed),
+            fetched.fresh_for,
+            fetched.permanent_redirect,
+        ))
     }
 
     /// Identifies the parsed entries and stores them together with `state`
@@ -194,6 +280,56 @@ impl Poller {
         .map_err(|e| StoreError::Task(e.to_string()))??;
         state.entry_count = entry_count;
         Ok(counts)
+    }
+}
+
+/// Why a poll failed, with what scheduling needs to know about it.
+struct PollError {
+    message: String,
+    gone: bool,
+    retry_after: Option<std::time::Duration>,
+}
+
+impl PollError {
+    fn parse(message: String) -> PollError {
+        PollError {
+            message,
+            gone: false,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<FetchError> for PollError {
+    fn from(e: FetchError) -> PollError {
+        PollError {
+            gone: e.kind == FetchErrorKind::Gone,
+            retry_after: e.retry_after,
+            message: e.message,
+        }
+    }
+}
+
+/// Counts consecutive sightings of the same permanent redirect and adopts
+/// its target after [`ADOPT_REDIRECT_AFTER`] of them. Temporary redirects
+/// (302/307) never get here: `fetch` reports only leading 301/308 chains.
+fn track_redirect(state: &mut FeedState, feed_url: &Url, permanent: Option<Url>) {
+    let Some(target) = permanent else {
+        state.pending_redirect = None;
+        return;
+    };
+    let target = target.to_string();
+    let seen = match &state.pending_redirect {
+        Some((pending, n)) if *pending == target => n + 1,
+        _ => 1,
+    };
+    if seen >= ADOPT_REDIRECT_AFTER {
+        tracing::info!(feed = %feed_url, "permanent redirect seen on {seen} polls in a row: now polling {target}");
+        state.adopted_url = Some(target);
+        state.pending_redirect = None;
+    } else {
+        tracing::info!(feed = %feed_url, "permanently redirected to {target} ({seen} of {ADOPT_REDIRECT_AFTER} before adopting)");
+        state.pending_redirect = Some((target, seen));
     }
 }
 

@@ -7,6 +7,7 @@
 //! synchronous; callers run it off the async runtime.
 
 pub mod canonical;
+pub mod hints;
 pub mod text;
 
 use chrono::{DateTime, Utc};
@@ -21,6 +22,8 @@ pub struct ParsedFeed {
     /// The feed's web site, if it names one.
     pub site_link: Option<String>,
     pub language: Option<String>,
+    /// When the feed asks to be polled (`<ttl>`, `<skipHours>`, …).
+    pub hints: crate::model::PublisherHints,
     pub items: Vec<Item>,
 }
 
@@ -91,6 +94,7 @@ pub fn parse_feed(body: &[u8], feed_url: &Url) -> Result<ParsedFeed, NormalizeEr
             .filter(|t| !t.is_empty()),
         site_link,
         language: feed_language,
+        hints: hints::publisher_hints(body),
         items,
     })
 }
