@@ -7,7 +7,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path as AxPath, State};
-use axum::http::{HeaderMap, Response, StatusCode, header};
+use axum::http::{HeaderMap, Response, header};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -39,7 +39,7 @@ pub fn read(path: &Path) -> Vec<u8> {
 
 // ---------------------------------------------------------------- upstream
 
-/// One document the fake upstream serves at a path.
+/// One document the fake upstream serves at a path, with an ETag.
 #[derive(Clone)]
 struct Doc {
     body: Vec<u8>,
@@ -47,23 +47,79 @@ struct Doc {
     etag: String,
 }
 
+/// A scripted answer: status, headers, body, and a delay before answering.
+#[derive(Clone, Debug, Default)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            ..Reply::default()
+        }
+    }
+
+    pub fn ok(body: Vec<u8>) -> Reply {
+        Reply {
+            status: 200,
+            body,
+            ..Reply::default()
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn delay(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+
+    pub fn redirect(status: u16, location: &str) -> Reply {
+        Reply::status(status).header("location", location)
+    }
+}
+
+enum Route {
+    Doc(Doc),
+    /// Answers in order; the last answer repeats.
+    Script(std::collections::VecDeque<Reply>),
+}
+
 /// A request the upstream received.
 #[derive(Clone, Debug)]
 pub struct Seen {
     pub path: String,
+    pub host: String,
     pub if_none_match: Option<String>,
+    pub if_modified_since: Option<String>,
+    pub user_agent: Option<String>,
+    pub headers: HeaderMap,
     pub status: u16,
+    pub at: Instant,
 }
 
 #[derive(Default)]
 struct UpstreamState {
-    docs: HashMap<String, Doc>,
+    routes: HashMap<String, Route>,
     seen: Vec<Seen>,
     version: u64,
+    /// Requests being answered right now, and the most ever, per Host.
+    in_flight: HashMap<String, usize>,
+    max_in_flight: HashMap<String, usize>,
 }
 
-/// A fake feed server on 127.0.0.1 with an ETag per document, answering
-/// `If-None-Match` with 304 like a well-behaved publisher.
+/// A fake feed server on 127.0.0.1 that records every request. Documents
+/// set with [`Upstream::set`] carry an ETag and get `304` for a matching
+/// `If-None-Match`, like a well-behaved publisher; [`Upstream::script`]
+/// plays any sequence of answers.
 pub struct Upstream {
     pub addr: SocketAddr,
     state: Arc<Mutex<UpstreamState>>,
@@ -71,11 +127,16 @@ pub struct Upstream {
 
 impl Upstream {
     pub async fn start() -> Upstream {
+        Upstream::start_on("127.0.0.1").await
+    }
+
+    /// Starts on another loopback address (e.g. 127.0.0.2: another host).
+    pub async fn start_on(ip: &str) -> Upstream {
         let state = Arc::new(Mutex::new(UpstreamState::default()));
         let app = Router::new()
             .route("/{*path}", axum::routing::get(upstream_get))
             .with_state(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind((ip, 0))
             .await
             .expect("bind upstream");
         let addr = listener.local_addr().expect("upstream addr");
@@ -89,6 +150,10 @@ impl Upstream {
         format!("http://{}/{}", self.addr, path.trim_start_matches('/'))
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, UpstreamState> {
+        self.state.lock().expect("upstream lock")
+    }
+
     /// Serves `body` at `path` from now on, with a fresh ETag.
     pub fn set(&self, path: &str, body: Vec<u8>) {
         let content_type = if body.first() == Some(&b'{') {
@@ -96,25 +161,48 @@ impl Upstream {
         } else {
             "application/xml"
         };
-        let mut st = self.state.lock().expect("upstream lock");
+        let mut st = self.lock();
         st.version += 1;
         let etag = format!("\"v{}\"", st.version);
-        st.docs.insert(
+        st.routes.insert(
             path.trim_start_matches('/').to_owned(),
-            Doc {
+            Route::Doc(Doc {
                 body,
                 content_type,
                 etag,
-            },
+            }),
+        );
+    }
+
+    /// Answers requests for `path` with `replies` in order, repeating the last.
+    pub fn script(&self, path: &str, replies: Vec<Reply>) {
+        self.lock().routes.insert(
+            path.trim_start_matches('/').to_owned(),
+            Route::Script(replies.into()),
         );
     }
 
     pub fn seen(&self) -> Vec<Seen> {
-        self.state.lock().expect("upstream lock").seen.clone()
+        self.lock().seen.clone()
+    }
+
+    pub fn seen_at(&self, path: &str) -> Vec<Seen> {
+        let path = path.trim_start_matches('/');
+        self.seen().into_iter().filter(|s| s.path == path).collect()
     }
 
     pub fn requests(&self) -> usize {
-        self.state.lock().expect("upstream lock").seen.len()
+        self.lock().seen.len()
+    }
+
+    /// The most requests this server ever answered at once for one Host.
+    pub fn max_concurrent(&self) -> usize {
+        self.lock()
+            .max_in_flight
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -123,40 +211,67 @@ async fn upstream_get(
     AxPath(path): AxPath<String>,
     headers: HeaderMap,
 ) -> Response<Body> {
-    let mut st = state.lock().expect("upstream lock");
-    let if_none_match = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let doc = st.docs.get(&path).cloned();
-    let (status, response) = match doc {
-        None => (
-            404,
-            Response::builder()
-                .status(StatusCode::NOT_FOUND)
-                .body(Body::from("not found")),
-        ),
-        Some(doc) if if_none_match.as_deref() == Some(doc.etag.as_str()) => (
-            304,
-            Response::builder()
-                .status(StatusCode::NOT_MODIFIED)
-                .header(header::ETAG, &doc.etag)
-                .body(Body::empty()),
-        ),
-        Some(doc) => (
-            200,
-            Response::builder()
-                .header(header::CONTENT_TYPE, doc.content_type)
-                .header(header::ETAG, &doc.etag)
-                .body(Body::from(doc.body)),
-        ),
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
     };
+    let host = header(header::HOST).unwrap_or_default();
+    let if_none_match = header(header::IF_NONE_MATCH);
+    let reply = {
+        let mut st = state.lock().expect("upstream lock");
+        let in_flight = {
+            let n = st.in_flight.entry(host.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let max = st.max_in_flight.entry(host.clone()).or_default();
+        *max = (*max).max(in_flight);
+        match st.routes.get_mut(&path) {
+            None => Reply::status(404),
+            Some(Route::Doc(doc)) if if_none_match.as_deref() == Some(doc.etag.as_str()) => {
+                Reply::status(304).header("etag", &doc.etag)
+            }
+            Some(Route::Doc(doc)) => Reply::ok(doc.body.clone())
+                .header("content-type", doc.content_type)
+                .header("etag", &doc.etag),
+            Some(Route::Script(replies)) => {
+                if replies.len() > 1 {
+                    replies.pop_front().unwrap_or_default()
+                } else {
+                    replies
+                        .front()
+                        .cloned()
+                        .unwrap_or_else(|| Reply::status(404))
+                }
+            }
+        }
+    };
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let mut st = state.lock().expect("upstream lock");
+    if let Some(n) = st.in_flight.get_mut(&host) {
+        *n -= 1;
+    }
     st.seen.push(Seen {
         path,
+        host,
         if_none_match,
-        status,
+        if_modified_since: header(header::IF_MODIFIED_SINCE),
+        user_agent: header(header::USER_AGENT),
+        headers: headers.clone(),
+        status: reply.status,
+        at: Instant::now(),
     });
-    response.expect("valid response")
+    let mut response = Response::builder().status(reply.status);
+    for (name, value) in &reply.headers {
+        response = response.header(name.as_str(), value.as_str());
+    }
+    response
+        .body(Body::from(reply.body))
+        .expect("valid response")
 }
 
 // ---------------------------------------------------------------- config

@@ -1,0 +1,597 @@
+//! Polite, resilient fetching, rule by rule, against a fake upstream on
+//! 127.0.0.1 that records every request. The poller takes the time as an
+//! argument, so schedules are checked without waiting for them.
+
+mod support;
+
+use chrono::{DateTime, Duration as Span, Utc};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use support::*;
+use tidings::config::{Config, FeedConfig};
+use tidings::fetch::Fetcher;
+use tidings::model::{FeedId, FeedState, FeedStatus};
+use tidings::poll::{PollOutcome, PollReport, Poller};
+use tidings::store::Store;
+
+const RSS: &str = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>http://t.example/</link><description>d</description>
+<item><guid>1</guid><title>One</title><link>http://t.example/1</link></item></channel></rss>"#;
+
+fn rss_with(extra_channel: &str) -> Vec<u8> {
+    RSS.replace(
+        "<description>d</description>",
+        &format!("<description>d</description>{extra_channel}"),
+    )
+    .into_bytes()
+}
+
+/// A store, a poller and the config they were built from.
+struct Harness {
+    _dir: tempfile::TempDir,
+    config: Config,
+    store: Arc<Store>,
+    poller: Poller,
+}
+
+impl Harness {
+    /// `polling` is extra `[polling]` TOML; `feeds` the feed URLs.
+    fn new(polling: &str, feeds: &[String]) -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut toml = format!("[polling]\ninterval = \"30m\"\n{polling}\n");
+        for url in feeds {
+            toml.push_str(&format!("[[feed]]\nurl = \"{url}\"\n"));
+        }
+        let config = Config::parse(&toml, &dir.path().join("t.toml"), None).expect("config");
+        let store = Arc::new(Store::open(&dir.path().join("data"), 1 << 20).expect("store"));
+        let fetcher = Fetcher::new(&config.polling).expect("fetcher");
+        let poller = Poller::new(fetcher, Arc::clone(&store), config.polling.max_interval);
+        Harness {
+            _dir: dir,
+            config,
+            store,
+            poller,
+        }
+    }
+
+    fn feed(&self, i: usize) -> &FeedConfig {
+        &self.config.feeds[i]
+    }
+
+    async fn poll(&self, i: usize, now: DateTime<Utc>) -> PollReport {
+        self.poller
+            .poll(self.feed(i), now)
+            .await
+            .expect("store works")
+    }
+
+    fn state(&self, i: usize) -> FeedState {
+        self.store
+            .feed_state(FeedId::for_url(self.feed(i).url.as_str()))
+            .expect("store")
+            .expect("state saved")
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+        .expect("time")
+        .with_timezone(&Utc)
+}
+
+fn minutes(report: &PollReport, now: DateTime<Utc>) -> i64 {
+    (report.next_due - now).num_minutes()
+}
+
+#[tokio::test]
+async fn validators_are_sent_back_exactly_and_304_touches_no_entries() {
+    let up = Upstream::start().await;
+    let lm = "Wed, 21 Oct 2026 07:28:00 GMT";
+    up.script(
+        "f.xml",
+        vec![
+            Reply::ok(RSS.into())
+                .header("etag", "W/\"abc\"")
+                .header("last-modified", lm),
+            Reply::status(304).header("etag", "\"def\""),
+            Reply::status(304),
+        ],
+    );
+    let h = Harness::new("", &[up.url("f.xml")]);
+    let first = h.poll(0, t0()).await;
+    assert!(
+        matches!(first.outcome, PollOutcome::Stored(c) if c.new == 1),
+        "{:?}",
+        first.outcome
+    );
+    let entries = h.store.entry_count();
+
+    let second = h.poll(0, t0() + Span::minutes(30)).await;
+    assert!(matches!(second.outcome, PollOutcome::NotModified));
+    let sent = &up.seen()[1];
+    assert_eq!(sent.if_none_match.as_deref(), Some("W/\"abc\""));
+    assert_eq!(sent.if_modified_since.as_deref(), Some(lm));
+    let state = h.state(0);
+    assert_eq!(state.last_fetch, Some(t0() + Span::minutes(30)));
+    assert_eq!(
+        state.etag.as_deref(),
+        Some("\"def\""),
+        "a 304's new validator is kept"
+    );
+    assert_eq!((state.polls, state.not_modified), (2, 1));
+    assert_eq!(h.store.entry_count(), entries);
+
+    h.poll(0, t0() + Span::minutes(60)).await;
+    assert_eq!(up.seen()[2].if_none_match.as_deref(), Some("\"def\""));
+    assert_eq!(
+        up.seen()[2].if_modified_since.as_deref(),
+        Some(lm),
+        "kept when a 304 omits it"
+    );
+}
+
+#[tokio::test]
+async fn an_identical_body_is_not_parsed_again_but_new_validators_are_kept() {
+    let up = Upstream::start().await;
+    up.script(
+        "f.xml",
+        vec![
+            Reply::ok(RSS.into()).header("etag", "\"a\""),
+            Reply::ok(RSS.into()).header("etag", "\"b\""),
+            Reply::status(304),
+        ],
+    );
+    let h = Harness::new("", &[up.url("f.xml")]);
+    h.poll(0, t0()).await;
+    let second = h.poll(0, t0() + Span::minutes(30)).await;
+    assert!(
+        matches!(second.outcome, PollOutcome::SameBody),
+        "{:?}",
+        second.outcome
+    );
+    h.poll(0, t0() + Span::minutes(60)).await;
+    assert_eq!(up.seen()[2].if_none_match.as_deref(), Some("\"b\""));
+}
+
+#[tokio::test]
+async fn caching_hints_stretch_the_interval_up_to_the_cap() {
+    let up = Upstream::start().await;
+    up.script(
+        "max-age.xml",
+        vec![Reply::ok(RSS.into()).header("cache-control", "max-age=7200")],
+    );
+    up.script(
+        "short.xml",
+        vec![Reply::ok(RSS.into()).header("cache-control", "max-age=60")],
+    );
+    up.script("ttl.xml", vec![Reply::ok(rss_with("<ttl>180</ttl>"))]);
+    up.script(
+        "sy.xml",
+        vec![Reply::ok(
+            rss_with("<sy:updatePeriod xmlns:sy=\"http://purl.org/rss/1.0/modules/syndication/\">daily</sy:updatePeriod>")
+                .to_vec(),
+        )],
+    );
+    up.script(
+        "week.xml",
+        vec![Reply::ok(RSS.into()).header("cache-control", "max-age=604800")],
+    );
+    up.script(
+        "expires.xml",
+        vec![
+            Reply::ok(RSS.into())
+                .header("date", "Wed, 25 Nov 2026 10:00:00 GMT")
+                .header("expires", "Wed, 25 Nov 2026 14:00:00 GMT"),
+        ],
+    );
+    up.script(
+        "night.xml",
+        vec![Reply::ok(rss_with(
+            "<skipHours><hour>10</hour><hour>11</hour></skipHours>",
+        ))],
+    );
+    let paths = [
+        "max-age.xml",
+        "short.xml",
+        "ttl.xml",
+        "sy.xml",
+        "week.xml",
+        "expires.xml",
+        "night.xml",
+    ];
+    let urls: Vec<String> = paths.iter().map(|p| up.url(p)).collect();
+    let h = Harness::new("", &urls);
+    let mut waits = Vec::new();
+    for i in 0..paths.len() {
+        waits.push(minutes(&h.poll(i, t0()).await, t0()));
+    }
+    // 10:30 falls in skipped hours 10–11 (UTC): moved to 12:00.
+    assert_eq!(waits, [120, 30, 180, 24 * 60, 24 * 60, 240, 120]);
+    // A 304 keeps using the feed's own hints.
+    up.script("ttl.xml", vec![Reply::status(304)]);
+    let again = h.poll(2, t0() + Span::hours(3)).await;
+    assert_eq!(minutes(&again, t0() + Span::hours(3)), 180);
+}
+
+#[tokio::test]
+async fn retry_after_holds_back_only_that_feed() {
+    let up = Upstream::start().await;
+    up.script(
+        "busy.xml",
+        vec![Reply::status(429).header("retry-after", "7200")],
+    );
+    up.script(
+        "down.xml",
+        vec![Reply::status(503).header("retry-after", "Wed, 25 Nov 2026 13:00:00 GMT")],
+    );
+    up.set("fine.xml", RSS.into());
+    let h = Harness::new(
+        "",
+        &[up.url("busy.xml"), up.url("down.xml"), up.url("fine.xml")],
+    );
+    let busy = h.poll(0, t0()).await;
+    assert!(
+        matches!(&busy.outcome, PollOutcome::Failed(m) if m.contains("429") && m.contains("Retry-After: 2h")),
+        "{:?}",
+        busy.outcome
+    );
+    assert_eq!(minutes(&busy, t0()), 120);
+    // The HTTP-date form counts from the real clock, so only its floor is exact.
+    let down = h.poll(1, Utc::now()).await;
+    assert!(
+        down.next_due
+            >= DateTime::parse_from_rfc3339("2026-11-25T13:00:00Z")
+                .expect("t")
+                .with_timezone(&Utc)
+    );
+    let fine = h.poll(2, t0()).await;
+    assert_eq!(
+        minutes(&fine, t0()),
+        30,
+        "the same host's other feed keeps its schedule"
+    );
+}
+
+#[tokio::test]
+async fn failures_back_off_exponentially_never_give_up_and_reset_on_success() {
+    let up = Upstream::start().await;
+    let mut replies = vec![Reply::status(500); 12];
+    replies.push(Reply::ok(RSS.into()));
+    up.script("flaky.xml", replies);
+    let h = Harness::new("", &[up.url("flaky.xml")]);
+    let mut now = t0();
+    let mut waits = Vec::new();
+    for _ in 0..12 {
+        let report = h.poll(0, now).await;
+        assert!(report.outcome.is_failure());
+        waits.push(minutes(&report, now));
+        now = report.next_due;
+    }
+    // Doubling from the interval, with up to 20 % jitter, capped at 24 h.
+    for (n, wait) in waits.iter().enumerate() {
+        let base = (30i64 << n).min(24 * 60);
+        assert!(
+            *wait >= base && *wait <= (base * 6 / 5).min(24 * 60),
+            "failure {}: waited {wait} min",
+            n + 1
+        );
+    }
+    assert_eq!(
+        *waits.last().expect("waits"),
+        24 * 60,
+        "capped, still polling"
+    );
+    let state = h.state(0);
+    assert_eq!(state.consecutive_failures, 12);
+    assert_eq!(state.status(), FeedStatus::BackingOff);
+    assert_eq!(
+        state.last_error.as_deref(),
+        Some("HTTP 500 Internal Server Error")
+    );
+
+    let recovered = h.poll(0, now).await;
+    assert!(matches!(recovered.outcome, PollOutcome::Stored(_)));
+    assert_eq!(
+        minutes(&recovered, now),
+        30,
+        "the first success resets the backoff"
+    );
+    let state = h.state(0);
+    assert_eq!(
+        (state.consecutive_failures, state.status()),
+        (0, FeedStatus::Ok)
+    );
+    assert_eq!(state.last_error, None);
+}
+
+#[tokio::test]
+async fn gone_is_rechecked_weekly_but_not_found_only_backs_off() {
+    let up = Upstream::start().await;
+    up.script("gone.xml", vec![Reply::status(410)]);
+    let h = Harness::new("", &[up.url("gone.xml"), up.url("missing.xml")]);
+    let gone = h.poll(0, t0()).await;
+    assert_eq!(minutes(&gone, t0()), 7 * 24 * 60);
+    let state = h.state(0);
+    assert_eq!(state.status(), FeedStatus::Gone);
+    assert_eq!(state.gone_since, Some(t0()));
+    let again = h.poll(0, gone.next_due).await;
+    assert_eq!((again.next_due - gone.next_due).num_days(), 7);
+    assert_eq!(
+        h.state(0).gone_since,
+        Some(t0()),
+        "gone since the first 410"
+    );
+
+    let missing = h.poll(1, t0()).await;
+    assert!(minutes(&missing, t0()) < 60);
+    assert_eq!(h.state(1).status(), FeedStatus::BackingOff);
+
+    // A gone feed that comes back is healthy again.
+    up.set("gone.xml", RSS.into());
+    h.poll(0, t0() + Span::days(14)).await;
+    assert_eq!(h.state(0).status(), FeedStatus::Ok);
+}
+
+#[tokio::test]
+async fn a_permanent_redirect_is_adopted_after_three_polls_in_a_row() {
+    let up = Upstream::start().await;
+    up.set("new.xml", RSS.into());
+    up.script("old.xml", vec![Reply::redirect(301, "/new.xml")]);
+    let h = Harness::new("", &[up.url("old.xml")]);
+    for n in 1..=3u32 {
+        let report = h.poll(0, t0() + Span::hours(n.into())).await;
+        assert!(!report.outcome.is_failure(), "{:?}", report.outcome);
+    }
+    assert_eq!(up.seen_at("old.xml").len(), 3);
+    let state = h.state(0);
+    assert_eq!(
+        state.adopted_url.as_deref(),
+        Some(up.url("new.xml").as_str())
+    );
+    assert_eq!(
+        state.url,
+        up.url("old.xml"),
+        "the configured URL stays the identity"
+    );
+
+    h.poll(0, t0() + Span::hours(4)).await;
+    assert_eq!(
+        up.seen_at("old.xml").len(),
+        3,
+        "the old URL is no longer asked"
+    );
+    assert_eq!(up.seen_at("new.xml").len(), 4);
+}
+
+#[tokio::test]
+async fn temporary_or_interrupted_redirects_are_never_adopted() {
+    let up = Upstream::start().await;
+    up.set("target.xml", RSS.into());
+    up.script("temp.xml", vec![Reply::redirect(302, "/target.xml")]);
+    up.script("temp307.xml", vec![Reply::redirect(307, "/target.xml")]);
+    // 308 twice, then the old URL answers itself, then 308 again.
+    up.script(
+        "moody.xml",
+        vec![
+            Reply::redirect(308, "/target.xml"),
+            Reply::redirect(308, "/target.xml"),
+            Reply::ok(RSS.into()),
+            Reply::redirect(308, "/target.xml"),
+        ],
+    );
+    // Permanent to a temporary hop: only the permanent part counts.
+    up.script("mixed.xml", vec![Reply::redirect(301, "/hop.xml")]);
+    up.script("hop.xml", vec![Reply::redirect(302, "/target.xml")]);
+    let h = Harness::new(
+        "",
+        &[
+            up.url("temp.xml"),
+            up.url("temp307.xml"),
+            up.url("moody.xml"),
+            up.url("mixed.xml"),
+        ],
+    );
+    for n in 0..4 {
+        for i in 0..4 {
+            let r = h.poll(i, t0() + Span::hours(n)).await;
+            assert!(!r.outcome.is_failure(), "{:?}", r.outcome);
+        }
+    }
+    assert_eq!(h.state(0).adopted_url, None);
+    assert_eq!(h.state(1).adopted_url, None);
+    assert_eq!(
+        h.state(2).adopted_url,
+        None,
+        "the repeats must be consecutive"
+    );
+    assert_eq!(h.state(2).pending_redirect.as_ref().map(|p| p.1), Some(1));
+    assert_eq!(
+        h.state(3).adopted_url.as_deref(),
+        Some(up.url("hop.xml").as_str())
+    );
+}
+
+#[tokio::test]
+async fn redirect_loops_and_long_chains_are_errors() {
+    let up = Upstream::start().await;
+    up.script("a.xml", vec![Reply::redirect(301, "/b.xml")]);
+    up.script("b.xml", vec![Reply::redirect(302, "/a.xml")]);
+    for i in 0..7 {
+        up.script(
+            &format!("r{i}.xml"),
+            vec![Reply::redirect(307, &format!("/r{}.xml", i + 1))],
+        );
+    }
+    up.set("r7.xml", RSS.into());
+    up.set("r5.xml", RSS.into()); // r0 → … → r5 is five hops: still fine
+    let h = Harness::new("", &[up.url("a.xml"), up.url("r0.xml"), up.url("r1.xml")]);
+    let looped = h.poll(0, t0()).await;
+    assert!(
+        matches!(&looped.outcome, PollOutcome::Failed(m) if m.starts_with("redirect loop")),
+        "{:?}",
+        looped.outcome
+    );
+    let five = h.poll(1, t0()).await;
+    assert!(!five.outcome.is_failure(), "{:?}", five.outcome);
+    up.script("r5.xml", vec![Reply::redirect(307, "/r6.xml")]);
+    let six = h.poll(2, t0()).await;
+    assert!(
+        matches!(&six.outcome, PollOutcome::Failed(m) if m.starts_with("more than 5 redirects")),
+        "{:?}",
+        six.outcome
+    );
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(data).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+#[tokio::test]
+async fn bodies_over_the_cap_are_cut_off_even_when_compressed() {
+    let up = Upstream::start().await;
+    // 64 MiB of zeros in about 64 KiB of gzip.
+    let bomb = gzip(&vec![0u8; 64 << 20]);
+    assert!(bomb.len() < 200_000);
+    up.script(
+        "bomb.xml",
+        vec![
+            Reply::ok(bomb)
+                .header("content-encoding", "gzip")
+                .header("content-type", "application/xml"),
+        ],
+    );
+    up.script("big.xml", vec![Reply::ok(vec![b' '; 3 << 20])]);
+    // Compressed and under the cap: fine.
+    up.script(
+        "small.xml",
+        vec![Reply::ok(gzip(RSS.as_bytes())).header("content-encoding", "gzip")],
+    );
+    let h = Harness::new(
+        "max_body_mb = 2",
+        &[up.url("bomb.xml"), up.url("big.xml"), up.url("small.xml")],
+    );
+    for i in 0..2 {
+        let r = h.poll(i, t0()).await;
+        assert!(
+            matches!(&r.outcome, PollOutcome::Failed(m) if m == "response body larger than 2 MiB (after decompression); cut off"),
+            "{:?}",
+            r.outcome
+        );
+    }
+    let small = h.poll(2, t0()).await;
+    assert!(
+        matches!(small.outcome, PollOutcome::Stored(c) if c.new == 1),
+        "{:?}",
+        small.outcome
+    );
+    assert!(
+        up.seen()[0]
+            .headers
+            .get("accept-encoding")
+            .is_some_and(|v| v.to_str().unwrap_or("").contains("gzip")),
+        "compression is offered"
+    );
+}
+
+#[tokio::test]
+async fn never_more_than_max_per_host_requests_at_once() {
+    let near = Upstream::start().await;
+    let far = Upstream::start_on("127.0.0.2").await;
+    let mut urls = Vec::new();
+    for i in 0..6 {
+        let slow = || vec![Reply::ok(RSS.into()).delay(Duration::from_millis(300))];
+        near.script(&format!("{i}.xml"), slow());
+        far.script(&format!("{i}.xml"), slow());
+        urls.push(near.url(&format!("{i}.xml")));
+        urls.push(far.url(&format!("{i}.xml")));
+    }
+    let h = Harness::new("concurrency = 16\nmax_per_host = 2", &urls);
+    let started = std::time::Instant::now();
+    let reports = tidings::daemon::poll_once(&h.config, Arc::clone(&h.store), |_| {})
+        .await
+        .expect("poll");
+    assert!(reports.iter().all(|r| !r.outcome.is_failure()));
+    assert_eq!(
+        near.max_concurrent(),
+        2,
+        "the cap is reached and never exceeded"
+    );
+    assert_eq!(far.max_concurrent(), 2);
+    // Two hosts in parallel, each 6 feeds two at a time: about 3 rounds.
+    assert!(
+        started.elapsed() < Duration::from_millis(300 * 6),
+        "hosts do not wait for each other"
+    );
+}
+
+#[tokio::test]
+async fn user_agent_and_per_feed_headers() {
+    let up = Upstream::start().await;
+    up.set("a.xml", RSS.into());
+    up.set("b.xml", RSS.into());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = format!(
+        "[[feed]]\nurl = \"{}\"\n[[feed]]\nurl = \"{}\"\nuser_agent = \"special/2\"\nheaders = {{ \"X-Api-Key\" = \"s3cret\" }}\n",
+        up.url("a.xml"),
+        up.url("b.xml")
+    );
+    let config = Config::parse(&toml, Path::new("/x/t.toml"), None).expect("config");
+    let store = Arc::new(Store::open(&dir.path().join("data"), 1 << 20).expect("store"));
+    let poller = Poller::new(
+        Fetcher::new(&config.polling).expect("fetcher"),
+        store,
+        config.polling.max_interval,
+    );
+    poller.poll(&config.feeds[0], t0()).await.expect("poll");
+    poller.poll(&config.feeds[1], t0()).await.expect("poll");
+    let seen = up.seen();
+    let ua = seen[0].user_agent.as_deref().unwrap_or("");
+    assert!(ua.starts_with("tidings/") && ua.contains("(+http"), "{ua}");
+    assert_eq!(seen[1].user_agent.as_deref(), Some("special/2"));
+    assert_eq!(
+        seen[1]
+            .headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok()),
+        Some("s3cret")
+    );
+    assert!(seen[0].headers.get("cookie").is_none());
+    assert_eq!(seen[0].path, "a.xml", "no query-string cruft added");
+}
+
+/// The daemon itself, on the real clock: a feed told to wait is left
+/// alone while its neighbour on the same host keeps its one-second beat.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_honours_retry_after_per_feed() {
+    let up = Upstream::start().await;
+    up.script(
+        "busy.xml",
+        vec![Reply::status(429).header("retry-after", "3600")],
+    );
+    up.set("fine.xml", RSS.into());
+    let setup = Setup::new(&[up.url("busy.xml"), up.url("fine.xml")], "");
+    let config = std::fs::read_to_string(&setup.config)
+        .expect("config")
+        .replace("interval = \"1h\"", "interval = \"1s\"");
+    std::fs::write(&setup.config, config).expect("write");
+    let daemon = setup.start_daemon();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while up.seen_at("fine.xml").len() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fine.xml polled {} times",
+            up.seen_at("fine.xml").len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        up.seen_at("busy.xml").len(),
+        1,
+        "asked once, then left alone"
+    );
+    let log = daemon.stop();
+    assert!(log.contains("Retry-After: 1h"), "{log}");
+}
