@@ -7,7 +7,8 @@
 //! [`validate`] checks what serde cannot (URLs, duplicates, slugs, topic
 //! queries) using the spans it kept.
 
-use crate::topic::{Query, Topic};
+use crate::model::FeedId;
+use crate::topic::{Aliases, Query, Topic, parse_language_code};
 use serde::{Deserialize, Deserializer};
 use std::collections::HashMap;
 use std::fmt;
@@ -170,6 +171,9 @@ struct RawConfig {
     feeds: Vec<RawFeed>,
     #[serde(default, rename = "topic")]
     topics: Vec<RawTopic>,
+    /// Named term groups, used in queries as `@name`.
+    #[serde(default)]
+    aliases: std::collections::BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -215,6 +219,32 @@ struct RawTopic {
     slug: Spanned<String>,
     title: Option<String>,
     query: Spanned<String>,
+    exclude: Option<Spanned<String>>,
+    feeds: Option<Vec<Spanned<String>>>,
+    languages: Option<Vec<Spanned<String>>>,
+    min_score: Option<Spanned<Score>>,
+}
+
+/// A `min_score`: TOML writes `4` and `4.5` as different types.
+#[derive(Clone, Copy)]
+struct Score(f64);
+
+impl<'de> Deserialize<'de> for Score {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Number {
+            Int(i64),
+            Float(f64),
+        }
+        match Number::deserialize(d) {
+            Ok(Number::Int(i)) => Ok(Score(i as f64)),
+            Ok(Number::Float(f)) if f.is_finite() => Ok(Score(f)),
+            _ => Err(serde::de::Error::custom(
+                "min_score must be a number, e.g. 4 or 2.5",
+            )),
+        }
+    }
 }
 
 /// A duration written the humantime way: "90s", "15m", "1h 30m", "2d".
@@ -407,6 +437,22 @@ fn validate(
         });
     }
 
+    let mut aliases = Aliases::default();
+    for (name, items) in &raw.aliases {
+        let texts: Vec<&str> = items
+            .get_ref()
+            .iter()
+            .map(|i| i.get_ref().as_str())
+            .collect();
+        aliases.define(name, &texts).map_err(|e| {
+            let offset = match e.item.and_then(|i| items.get_ref().get(i)) {
+                Some(item) => query_offset_in_source(source, item, 0),
+                None => items.span().start,
+            };
+            v.error_at(offset, format!("invalid [aliases] entry: {}", e.message))
+        })?;
+    }
+
     let mut topics: Vec<Topic> = Vec::with_capacity(raw.topics.len());
     let mut seen_slugs: HashMap<String, usize> = HashMap::new();
     for topic in raw.topics {
@@ -437,16 +483,65 @@ fn validate(
                 ),
             ));
         }
-        let query = Query::parse(topic.query.get_ref()).map_err(|e| {
-            v.error_at(
-                query_offset_in_source(source, &topic.query, e.offset),
-                format!("invalid query of topic {slug:?}: {}", e.message),
-            )
-        })?;
+        let parse = |text: &Spanned<String>, what: &str| {
+            Query::parse(text.get_ref(), &aliases).map_err(|e| {
+                v.error_at(
+                    query_offset_in_source(source, text, e.offset),
+                    format!("invalid {what} of topic {slug:?}: {}", e.message),
+                )
+            })
+        };
+        let query = parse(&topic.query, "query")?;
+        let exclude = topic
+            .exclude
+            .as_ref()
+            .map(|e| parse(e, "exclude query"))
+            .transpose()?;
+        let topic_feeds = match &topic.feeds {
+            None => None,
+            Some(list) => Some(
+                list.iter()
+                    .map(|item| {
+                        let url = parse_http_url(item.get_ref()).map_err(|m| v.error(item, m))?;
+                        if !feeds.iter().any(|f| f.url == url) {
+                            return Err(v.error(
+                                item,
+                                format!("topic {slug:?} lists feed {url}, which no [[feed]] has"),
+                            ));
+                        }
+                        Ok(FeedId::for_url(url.as_str()))
+                    })
+                    .collect::<Result<Vec<_>, ConfigError>>()?,
+            ),
+        };
+        let languages = match &topic.languages {
+            None => None,
+            Some(list) => Some(
+                list.iter()
+                    .map(|item| parse_language_code(item.get_ref()).map_err(|m| v.error(item, m)))
+                    .collect::<Result<Vec<_>, ConfigError>>()?,
+            ),
+        };
+        let min_score = match &topic.min_score {
+            Some(m) if !query.is_weighted() => {
+                return Err(v.error(
+                    m,
+                    format!(
+                        "min_score of topic {slug:?} needs weighted clauses in its query \
+                         (e.g. `(a NEAR/5 b)^2`): without them every match scores 0"
+                    ),
+                ));
+            }
+            m => m.as_ref().map(|m| m.get_ref().0),
+        };
         topics.push(Topic {
             title: topic.title.unwrap_or_else(|| slug.clone()),
             slug: topic.slug.into_inner(),
             query,
+            exclude,
+            feeds: topic_feeds,
+            languages,
+            min_score,
         });
     }
 

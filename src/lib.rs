@@ -20,6 +20,7 @@
 //! - [`topic`]: the query language topics are written in, and matching.
 //! - [`serve`]: the HTTP routes, reading the store only.
 //! - [`daemon`]: wiring, signals and graceful shutdown.
+//! - [`inspect`]: topic tuning tools (`explain`, `test-topic`) over the store.
 //!
 //! [`model`] holds the types every stage shares.
 
@@ -27,6 +28,7 @@ pub mod config;
 pub mod daemon;
 pub mod dedup;
 pub mod fetch;
+pub mod inspect;
 pub mod model;
 pub mod normalize;
 pub mod poll;

@@ -31,6 +31,31 @@ enum Command {
     },
     /// Validate the config and print a summary.
     CheckConfig,
+    /// Explain why a topic takes or leaves an entry: the terms found and
+    /// where, the score, and the clause that decided.
+    Explain {
+        /// The topic's slug.
+        #[arg(long)]
+        topic: String,
+        /// A stored entry's id (as `test-topic` prints it, or its Atom <id>).
+        #[arg(required_unless_present = "text", conflicts_with = "text")]
+        entry_id: Option<String>,
+        /// Explain this text instead of a stored entry (read as a title).
+        #[arg(long)]
+        text: Option<String>,
+        /// With --text: a summary to go with it.
+        #[arg(long, requires = "text")]
+        summary: Option<String>,
+    },
+    /// List the stored entries a topic takes, newest first, with scores.
+    TestTopic {
+        /// The topic's slug.
+        #[arg(long)]
+        topic: String,
+        /// How many entries to list.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -52,6 +77,19 @@ fn main() -> ExitCode {
         print_summary(&config);
         return ExitCode::SUCCESS;
     }
+    // The topic tools read the store on this thread: no runtime needed.
+    if let Some(result) = topic_tool(&cli.command, &config) {
+        return match result {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -67,7 +105,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run => daemon::run(config).await,
             Command::Poll { .. } => poll_once(&config).await,
-            Command::CheckConfig => Ok(()),
+            Command::CheckConfig | Command::Explain { .. } | Command::TestTopic { .. } => Ok(()),
         }
     });
     match result {
@@ -115,6 +153,28 @@ async fn poll_once(config: &Config) -> anyhow::Result<()> {
         store.entry_count()
     );
     Ok(())
+}
+
+/// Runs `explain` or `test-topic`; `None` for other commands.
+fn topic_tool(command: &Command, config: &Config) -> Option<anyhow::Result<String>> {
+    use tidings::inspect;
+    Some(match command {
+        Command::Explain {
+            topic,
+            text: Some(text),
+            summary,
+            ..
+        } => inspect::explain_text(config, topic, text, summary.as_deref()),
+        Command::Explain {
+            topic,
+            entry_id: Some(id),
+            ..
+        } => inspect::open_store(config)
+            .and_then(|store| inspect::explain_entry(config, &store, topic, id)),
+        Command::TestTopic { topic, limit } => inspect::open_store(config)
+            .and_then(|store| inspect::test_topic(config, &store, topic, *limit)),
+        _ => return None,
+    })
 }
 
 fn print_summary(config: &Config) {

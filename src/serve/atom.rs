@@ -4,7 +4,7 @@
 //! writer means every text and attribute goes through one escaping function
 //! that also drops characters XML 1.0 forbids.
 
-use crate::model::{Entry, FeedId};
+use crate::model::{Entry, EntryId, FeedId};
 use crate::normalize::text::is_xml_char;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::HashMap;
@@ -20,6 +20,14 @@ pub struct FeedHead<'a> {
     pub self_url: &'a str,
     /// A web page for humans.
     pub alternate_url: &'a str,
+    /// The `scheme` of the categories that name matched topics.
+    pub topic_scheme: &'a str,
+}
+
+/// A topic an entry matched, written as a `<category>` of the entry.
+pub struct TopicTag {
+    pub slug: String,
+    pub title: String,
 }
 
 /// The outlet an entry came from, for `<source>` and as author fallback.
@@ -34,6 +42,7 @@ pub fn render(
     head: &FeedHead<'_>,
     entries: &[Entry],
     sources: &HashMap<FeedId, SourceInfo>,
+    topics: &HashMap<EntryId, Vec<TopicTag>>,
 ) -> String {
     let mut out = String::with_capacity(1024 + entries.len() * 2048);
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
@@ -61,13 +70,26 @@ pub fn render(
         env!("CARGO_PKG_VERSION")
     );
     for entry in entries {
-        render_entry(&mut out, entry, sources.get(&entry.feed));
+        let tags = topics.get(&entry.id).map_or(&[][..], Vec::as_slice);
+        render_entry(
+            &mut out,
+            entry,
+            sources.get(&entry.feed),
+            tags,
+            head.topic_scheme,
+        );
     }
     out.push_str("</feed>\n");
     out
 }
 
-fn render_entry(out: &mut String, entry: &Entry, source: Option<&SourceInfo>) {
+fn render_entry(
+    out: &mut String,
+    entry: &Entry,
+    source: Option<&SourceInfo>,
+    topics: &[TopicTag],
+    topic_scheme: &str,
+) {
     out.push_str("  <entry>\n");
     element(out, 2, "id", &entry.id.urn());
     element(out, 2, "title", &entry.title);
@@ -88,6 +110,15 @@ fn render_entry(out: &mut String, entry: &Entry, source: Option<&SourceInfo>) {
     }
     for category in &entry.categories {
         let _ = writeln!(out, "    <category term=\"{}\"/>", escape(category));
+    }
+    for topic in topics {
+        let _ = writeln!(
+            out,
+            "    <category term=\"{}\" scheme=\"{}\" label=\"{}\"/>",
+            escape(&topic.slug),
+            escape(topic_scheme),
+            escape(&topic.title)
+        );
     }
     if let Some(summary) = &entry.summary {
         html_element(out, "summary", summary);
@@ -215,13 +246,24 @@ mod tests {
             subtitle: None,
             self_url: "http://h/feeds/t.atom",
             alternate_url: "http://h/",
+            topic_scheme: "http://h/topics",
         };
-        let xml = render(&head, &[entry], &sources);
+        let tags = HashMap::from([(
+            entry.id,
+            vec![TopicTag {
+                slug: "russia-china".into(),
+                title: "Russia & China".into(),
+            }],
+        )]);
+        let xml = render(&head, &[entry], &sources, &tags);
         assert!(xml.contains("<title>Putin &amp; Xi</title>"));
         assert!(xml.contains("href=\"https://a.example/x?a=1&amp;b=2\""));
         assert!(xml.contains("<summary type=\"html\">&lt;p&gt;Talks&lt;/p&gt;</summary>"));
         assert!(xml.contains("<author><name>Outlet</name></author>"));
         assert!(xml.contains("<source>"));
         assert!(xml.contains("<id>urn:uuid:"));
+        assert!(xml.contains(
+            "<category term=\"russia-china\" scheme=\"http://h/topics\" label=\"Russia &amp; China\"/>"
+        ));
     }
 }

@@ -14,8 +14,8 @@ pub mod atom;
 use crate::config::{ALL_SLUG, Config};
 use crate::model::{Entry, FeedId, FeedState};
 use crate::store::Store;
-use crate::topic::{Document, Topic};
-use atom::{FeedHead, SourceInfo};
+use crate::topic::{Tagger, Topic};
+use atom::{FeedHead, SourceInfo, TopicTag};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -213,11 +213,26 @@ fn render_feed(
     limit: usize,
     base: &Url,
 ) -> Result<String, crate::store::StoreError> {
-    let entries: Vec<Entry> = match topic {
-        None => store.newest(limit, |_| true)?,
-        Some(topic) => store.newest(limit, |e| topic.matches(&Document::of_entry(e)))?,
-    };
+    // Each entry is indexed once and tagged with every topic it matches
+    // (the `<category>`s), whichever feed it is served in.
+    let tagger = Tagger::new(&catalog.topics, &store.feed_states()?, &catalog.feed_titles);
+    let mut tags = HashMap::new();
+    let entries: Vec<Entry> = store.newest(limit, |e| {
+        let doc = tagger.document(e);
+        if topic.is_some_and(|t| !t.matches(&doc)) {
+            return false;
+        }
+        let matched = tagger.matching(&doc).map(|t| TopicTag {
+            slug: t.slug.clone(),
+            title: t.title.clone(),
+        });
+        tags.insert(e.id, matched.collect::<Vec<_>>());
+        true
+    })?;
     let sources = sources(store, catalog)?;
+    let topic_scheme = base
+        .join("topics")
+        .map_or_else(|_| String::new(), String::from);
     let self_url = base
         .join(&format!("feeds/{slug}.atom"))
         .map_or_else(|_| String::new(), String::from);
@@ -238,8 +253,9 @@ fn render_feed(
         subtitle,
         self_url: &self_url,
         alternate_url: base.as_str(),
+        topic_scheme: &topic_scheme,
     };
-    Ok(atom::render(&head, &entries, &sources))
+    Ok(atom::render(&head, &entries, &sources, &tags))
 }
 
 fn sources(

@@ -1,113 +1,310 @@
 //! Topics: named queries that select entries for a served feed.
 //!
-//! A topic is matched against an entry's title, summary (as plain text) and
-//! categories. Matching is pure and cheap, so a topic is evaluated when a
-//! feed is served, over entries already in the store: a topic added to the
-//! config has its history at once, and changing a query needs no re-index.
+//! A topic is a query (see `query` for the language), optionally narrowed
+//! to some feeds and languages, an `exclude` query that vetoes, and a
+//! `min_score` that weighted clauses must reach. Matching is pure and
+//! cheap, so a topic is evaluated when a feed is served, over entries
+//! already in the store: a topic added to the config has its history at
+//! once, and changing a query needs no re-index.
+//!
+//! Pipeline of one check: an entry becomes a [`Document`] once per request
+//! (its words folded, stemmed and indexed), then each topic evaluates it.
 
+mod alias;
+mod document;
+pub mod eval;
+pub mod explain;
+mod lang;
+mod matcher;
 mod query;
+mod stem;
+mod term;
 pub mod text;
 
+pub use alias::{AliasError, Aliases};
+pub use document::{Document, FeedMeta, Field, FieldSet};
+pub use lang::{Language, LanguageSource, detect as detect_language, parse_language_code};
+pub use matcher::Outcome;
 pub use query::{Query, QueryError};
+pub use stem::same_word;
 
-use crate::model::Entry;
-use crate::normalize::text::html_to_text;
+use crate::model::{FeedId, FeedState};
+use std::collections::HashMap;
 
-/// A configured topic, with its query already parsed.
+/// A configured topic, with its queries already parsed.
 #[derive(Clone, Debug)]
 pub struct Topic {
     /// URL-safe name: the feed is served at `/feeds/{slug}.atom`.
     pub slug: String,
     pub title: String,
     pub query: Query,
+    /// Entries this matches are left out, whatever their score.
+    pub exclude: Option<Query>,
+    /// Only entries of these feeds, when set.
+    pub feeds: Option<Vec<FeedId>>,
+    /// Only entries in these languages (codes such as `en`), when set.
+    pub languages: Option<Vec<String>>,
+    /// The least score a match needs, when set.
+    pub min_score: Option<f64>,
+}
+
+/// Why a topic took or left an entry, in the order the checks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    Matched,
+    /// The entry's feed is not in the topic's `feeds`.
+    OtherFeed,
+    /// The entry's language is unknown or not in `languages`.
+    OtherLanguage,
+    /// The query does not match.
+    QueryMissed,
+    /// The `exclude` query matches.
+    Excluded,
+    /// The query matches but scores below `min_score`.
+    BelowMinScore,
+}
+
+/// A topic's decision about one entry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Verdict {
+    pub reason: Reason,
+    /// The query's score (0 when it did not match).
+    pub score: f64,
+}
+
+impl Verdict {
+    pub fn matched(&self) -> bool {
+        self.reason == Reason::Matched
+    }
 }
 
 impl Topic {
+    /// A topic with only a slug, title and query.
+    pub fn new(slug: &str, title: &str, query: Query) -> Topic {
+        Topic {
+            slug: slug.to_owned(),
+            title: title.to_owned(),
+            query,
+            exclude: None,
+            feeds: None,
+            languages: None,
+            min_score: None,
+        }
+    }
+
+    pub fn evaluate(&self, doc: &Document) -> Verdict {
+        let verdict = |reason, score| Verdict { reason, score };
+        if let Some(feeds) = &self.feeds {
+            if !doc.feed().is_some_and(|f| feeds.contains(&f)) {
+                return verdict(Reason::OtherFeed, 0.0);
+            }
+        }
+        if let Some(languages) = &self.languages {
+            let lang = doc.language();
+            if !languages.iter().any(|l| lang.is_some_and(|d| d.is(l))) {
+                return verdict(Reason::OtherLanguage, 0.0);
+            }
+        }
+        let outcome = matcher::eval(self.query.root(), doc);
+        if !outcome.matched {
+            return verdict(Reason::QueryMissed, 0.0);
+        }
+        if let Some(exclude) = &self.exclude {
+            if matcher::eval(exclude.root(), doc).matched {
+                return verdict(Reason::Excluded, outcome.score);
+            }
+        }
+        if self.min_score.is_some_and(|min| outcome.score < min) {
+            return verdict(Reason::BelowMinScore, outcome.score);
+        }
+        verdict(Reason::Matched, outcome.score)
+    }
+
     pub fn matches(&self, doc: &Document) -> bool {
-        doc.matches(&self.query)
+        self.evaluate(doc).matched()
+    }
+
+    /// The entry fields this topic reads.
+    pub fn fields(&self) -> FieldSet {
+        let exclude = self.exclude.as_ref().map_or(FieldSet::EMPTY, Query::fields);
+        self.query.fields().union(exclude)
     }
 }
 
-/// The searchable words of one entry, one list per field so that a phrase
-/// never matches across the end of the title into the summary.
-pub struct Document {
-    fields: Vec<Vec<String>>,
+/// The fields any of `topics` reads: what a document built for all of
+/// them must index.
+pub fn fields_of<'a>(topics: impl IntoIterator<Item = &'a Topic>) -> FieldSet {
+    topics
+        .into_iter()
+        .fold(FieldSet::EMPTY, |acc, t| acc.union(t.fields()))
 }
 
-impl Document {
-    pub fn of_entry(entry: &Entry) -> Document {
-        let mut fields = Vec::with_capacity(2 + entry.categories.len());
-        fields.push(text::words(&entry.title));
-        if let Some(summary) = &entry.summary {
-            fields.push(text::words(&html_to_text(summary)));
-        }
-        fields.extend(entry.categories.iter().map(|c| text::words(c)));
-        Document { fields }
-    }
+/// Matches entries against every configured topic for one request: holds
+/// what the topics may know about feeds, and indexes each entry once with
+/// the fields any topic reads.
+pub struct Tagger<'a> {
+    topics: &'a [Topic],
+    feeds: HashMap<FeedId, FeedMeta>,
+    fields: FieldSet,
+}
 
-    pub fn of_text(text: &str) -> Document {
-        Document {
-            fields: vec![text::words(text)],
-        }
-    }
-
-    pub fn matches(&self, query: &Query) -> bool {
-        match query {
-            Query::Phrase(phrase) => self.contains(phrase),
-            Query::And(parts) => parts.iter().all(|q| self.matches(q)),
-            Query::Or(parts) => parts.iter().any(|q| self.matches(q)),
-            Query::Not(inner) => !self.matches(inner),
+impl<'a> Tagger<'a> {
+    /// `states` are the stored feeds, `titles` the titles the config gives.
+    pub fn new(
+        topics: &'a [Topic],
+        states: &[FeedState],
+        titles: &HashMap<FeedId, String>,
+    ) -> Tagger<'a> {
+        Tagger {
+            topics,
+            feeds: feed_directory(states, titles),
+            fields: fields_of(topics),
         }
     }
 
-    fn contains(&self, phrase: &[String]) -> bool {
-        self.fields.iter().any(|words| {
-            words.len() >= phrase.len() && words.windows(phrase.len()).any(|w| w == phrase)
+    pub fn document(&self, entry: &crate::model::Entry) -> Document {
+        Document::of_entry(entry, self.feeds.get(&entry.feed), self.fields)
+    }
+
+    /// The topics that take `doc`, in config order.
+    pub fn matching<'t>(&'t self, doc: &'t Document) -> impl Iterator<Item = &'a Topic> + 't {
+        self.topics.iter().filter(move |t| t.matches(doc))
+    }
+}
+
+/// What topics may know about each stored feed: the configured title
+/// (`titles` by feed) and the feed's own, its URL and declared language.
+pub fn feed_directory(
+    states: &[FeedState],
+    titles: &HashMap<FeedId, String>,
+) -> HashMap<FeedId, FeedMeta> {
+    states
+        .iter()
+        .map(|s| {
+            let id = s.id();
+            let own = s.title.iter().cloned();
+            let meta = FeedMeta {
+                titles: titles.get(&id).cloned().into_iter().chain(own).collect(),
+                url: s.url.clone(),
+                language: s.language.clone(),
+            };
+            (id, meta)
         })
-    }
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Entry, EntryId};
 
-    fn matches(query: &str, text: &str) -> bool {
-        Document::of_text(text).matches(&Query::parse(query).unwrap())
+    fn entry(feed: u64, title: &str, summary: &str, language: Option<&str>) -> Entry {
+        Entry {
+            id: EntryId([0; 16]),
+            feed: FeedId(feed),
+            identity: String::new(),
+            link: None,
+            title: title.into(),
+            summary: Some(summary.into()),
+            content: None,
+            authors: vec![],
+            categories: vec!["World news".into()],
+            language: language.map(str::to_owned),
+            published: None,
+            first_seen: chrono::Utc::now(),
+            updated: chrono::Utc::now(),
+        }
     }
 
-    #[test]
-    fn boolean_logic_on_word_boundaries() {
-        let q = r#"(russia OR putin) AND (china OR "xi jinping")"#;
-        assert!(matches(q, "Putin meets Xi Jinping in Beijing"));
-        assert!(matches(q, "RUSSIA and China sign a gas deal"));
-        assert!(matches(q, "China's exports to Russia grow"));
-        assert!(!matches(q, "Putin meets Xi"));
-        assert!(!matches(q, "Prussian china collection")); // word boundaries
-        assert!(!matches(q, "Jinping Xi")); // phrase order
-        assert!(matches("russia NOT china", "Russia alone"));
-        assert!(!matches("russia NOT china", "Russia and China"));
+    fn topic(query: &str) -> Topic {
+        Topic::new("t", "T", Query::parse(query, &Aliases::default()).unwrap())
+    }
+
+    fn doc(e: &Entry) -> Document {
+        Document::of_entry(e, None, FieldSet::DEFAULT)
     }
 
     #[test]
     fn phrases_do_not_span_fields() {
-        let entry = Entry {
-            id: crate::model::EntryId([0; 16]),
-            feed: crate::model::FeedId(0),
-            identity: String::new(),
-            link: None,
-            title: "Talks with Xi".into(),
-            summary: Some("<p>Jinping <b>visits</b> Moscow</p>".into()),
-            content: None,
-            authors: vec![],
-            categories: vec!["World news".into()],
-            language: None,
-            published: None,
-            first_seen: chrono::Utc::now(),
-            updated: chrono::Utc::now(),
+        let e = entry(
+            1,
+            "Talks with Xi",
+            "<p>Jinping <b>visits</b> Moscow</p>",
+            None,
+        );
+        let d = doc(&e);
+        assert!(!topic(r#""xi jinping""#).matches(&d));
+        assert!(topic("xi jinping visits moscow").matches(&d));
+        assert!(topic(r#""world news""#).matches(&d));
+    }
+
+    #[test]
+    fn restrictions_and_exclusions_are_checked_in_order() {
+        let e = entry(
+            1,
+            "Russia and China hold talks",
+            "A summit in Beijing.",
+            Some("en"),
+        );
+        let d = doc(&e);
+        let mut t = topic("(russia NEAR/3 china)^2 OR talks^1");
+        assert_eq!(
+            t.evaluate(&d),
+            Verdict {
+                reason: Reason::Matched,
+                score: 3.0
+            }
+        );
+
+        t.min_score = Some(3.5);
+        assert_eq!(t.evaluate(&d).reason, Reason::BelowMinScore);
+        t.min_score = Some(3.0);
+        assert!(t.matches(&d));
+
+        t.exclude = Some(Query::parse("summit", &Aliases::default()).unwrap());
+        assert_eq!(t.evaluate(&d).reason, Reason::Excluded);
+        t.exclude = None;
+
+        t.languages = Some(vec!["ru".into()]);
+        assert_eq!(t.evaluate(&d).reason, Reason::OtherLanguage);
+        t.languages = Some(vec!["ru".into(), "en".into()]);
+        assert!(t.matches(&d));
+
+        t.feeds = Some(vec![FeedId(2)]);
+        assert_eq!(t.evaluate(&d).reason, Reason::OtherFeed);
+        t.feeds = Some(vec![FeedId(1), FeedId(2)]);
+        assert!(t.matches(&d));
+
+        let other = doc(&entry(1, "Weather", "Rain.", Some("en")));
+        assert_eq!(
+            t.evaluate(&other),
+            Verdict {
+                reason: Reason::QueryMissed,
+                score: 0.0
+            }
+        );
+    }
+
+    #[test]
+    fn feed_field_reads_configured_and_own_titles_and_url() {
+        let state = FeedState {
+            title: Some("TASS English".into()),
+            language: Some("en".into()),
+            ..FeedState::new("https://tass.com/rss/v2.xml")
         };
-        let doc = Document::of_entry(&entry);
-        assert!(!doc.matches(&Query::parse(r#""xi jinping""#).unwrap()));
-        assert!(doc.matches(&Query::parse("xi jinping visits moscow").unwrap()));
-        assert!(doc.matches(&Query::parse(r#""world news""#).unwrap()));
+        let titles = HashMap::from([(state.id(), "ТАСС".to_owned())]);
+        let dir = feed_directory(std::slice::from_ref(&state), &titles);
+        let meta = &dir[&state.id()];
+        assert_eq!(meta.titles, ["ТАСС", "TASS English"]);
+        let e = entry(state.id().0, "Putin", "", None);
+        let t = topic("feed:тасс feed:english feed:tass.com");
+        assert!(t.fields().contains(Field::Feed));
+        let d = Document::of_entry(&e, Some(meta), t.fields());
+        assert!(t.matches(&d));
+        assert!(
+            topic("lang:en").matches(&d),
+            "language falls back to the feed's"
+        );
+        assert!(!topic("feed:reuters").matches(&d));
     }
 }

@@ -1,48 +1,178 @@
-//! Word normalization shared by queries and the text they match, so that
-//! both sides always agree on what a "word" is.
+//! Word splitting and folding shared by queries and the text they match, so
+//! that both sides always agree on what a "word" is and how it is spelled.
+//!
+//! Folding is Unicode case folding plus diacritic folding: `Pérez` and
+//! `PEREZ` are both `perez`, `Straße` is `strasse`, `ﬁnal` is `final`.
+//! Cyrillic is the exception: `й` and `ї` are letters of their own (not `и`
+//! and `і` with an accent), so they stay; only `ё` folds to `е`, because
+//! Russian text uses the two interchangeably.
 
-/// Splits `text` into lower-cased words. A word is a maximal run of Unicode
-/// letters, digits and marks; everything else (spaces, punctuation,
-/// apostrophes, hyphens) separates words, so `China's` yields `china`, `s`.
-/// `ё` is folded to `е`, as Russian text uses the two interchangeably.
-pub fn words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for c in text.chars() {
-        if c.is_alphanumeric() || is_mark(c) {
-            for lower in c.to_lowercase() {
-                current.push(if lower == 'ё' { 'е' } else { lower });
+use unicode_normalization::char::decompose_compatible;
+
+/// Calls `each` with every folded word of `text`, in order. A word is a
+/// maximal run of letters, digits and combining marks; everything else
+/// separates words (`Xi-Jinping` is two words). An English possessive is
+/// dropped rather than left as a stray `s` word, so `China's` is `china`.
+pub fn for_each_word(text: &str, mut each: impl FnMut(&str)) {
+    let mut word = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if is_word_char(c) {
+            push_folded(c, &mut word);
+            continue;
+        }
+        if is_apostrophe(c) && !word.is_empty() {
+            let mut ahead = chars.clone();
+            if matches!(ahead.next(), Some('s' | 'S')) && !ahead.next().is_some_and(is_word_char) {
+                chars.next(); // the `s` of `'s`
             }
-        } else if !current.is_empty() {
-            out.push(std::mem::take(&mut current));
+        }
+        if !word.is_empty() {
+            each(&word);
+            word.clear();
         }
     }
-    if !current.is_empty() {
-        out.push(current);
+    if !word.is_empty() {
+        each(&word);
+    }
+}
+
+/// The folded words of `text`, for callers that want them collected.
+pub fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for_each_word(text, |w| out.push(w.to_owned()));
+    out
+}
+
+/// Folds one word as [`for_each_word`] would, ignoring separators in it.
+pub fn fold(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars().filter(|c| is_word_char(*c)) {
+        push_folded(c, &mut out);
     }
     out
 }
 
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || is_mark(c)
+}
+
+fn is_apostrophe(c: char) -> bool {
+    matches!(c, '\'' | '’' | 'ʼ')
+}
+
 /// Combining marks (accents written as separate code points) stay inside
-/// their word rather than splitting it.
+/// their word rather than splitting it; folding then drops them.
 fn is_mark(c: char) -> bool {
-    matches!(c, '\u{0300}'..='\u{036f}' | '\u{1ab0}'..='\u{1aff}' | '\u{20d0}'..='\u{20ff}')
+    matches!(c, '\u{0300}'..='\u{036f}' | '\u{1ab0}'..='\u{1aff}' | '\u{20d0}'..='\u{20ff}' | '\u{fe20}'..='\u{fe2f}')
+}
+
+fn is_cyrillic(c: char) -> bool {
+    matches!(c, '\u{0400}'..='\u{052f}')
+}
+
+fn push_folded(c: char, out: &mut String) {
+    if c.is_ascii() {
+        out.push(c.to_ascii_lowercase());
+        return;
+    }
+    match c {
+        'ё' | 'Ё' => out.push('е'),
+        // Full case folding differs from lower-casing for these.
+        'ß' | 'ẞ' => out.push_str("ss"),
+        'ς' => out.push('σ'),
+        c if is_cyrillic(c) => out.extend(c.to_lowercase()),
+        c if is_mark(c) => {}
+        // Compatibility decomposition splits accents off (é → e + ◌́) and
+        // spells out ligatures and variants (ﬁ → fi, ſ → s); the marks are
+        // then dropped and the rest lower-cased.
+        c => decompose_compatible(c, |d| {
+            if d.is_alphanumeric() && !is_mark(d) {
+                for lower in d.to_lowercase() {
+                    match lower {
+                        'ß' => out.push_str("ss"),
+                        'ς' => out.push('σ'),
+                        l => out.push(l),
+                    }
+                }
+            }
+        }),
+    }
+}
+
+/// The writing system of a folded word, which picks its stemmer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Script {
+    Latin,
+    Cyrillic,
+    /// Digits only, or a script without a stemmer.
+    Other,
+}
+
+impl Script {
+    /// The script of the word's first letter.
+    pub fn of(word: &str) -> Script {
+        match word.chars().find(|c| c.is_alphabetic()) {
+            Some(c) if c.is_ascii_alphabetic() || matches!(c, '\u{00c0}'..='\u{024f}') => {
+                Script::Latin
+            }
+            Some(c) if is_cyrillic(c) => Script::Cyrillic,
+            _ => Script::Other,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::words;
+    use super::*;
 
     #[test]
     fn splits_on_word_boundaries_and_folds_case() {
         assert_eq!(
             words("China's Xi-Jinping, 2024!"),
-            ["china", "s", "xi", "jinping", "2024"]
+            ["china", "xi", "jinping", "2024"]
         );
         assert_eq!(
             words("  Путин и Си Цзиньпин: ЁЛКА "),
             ["путин", "и", "си", "цзиньпин", "елка"]
         );
         assert!(words(" -- ").is_empty());
+    }
+
+    #[test]
+    fn possessives_drop_but_other_apostrophes_split() {
+        assert_eq!(
+            words("Russia’s and Xi's ties"),
+            ["russia", "and", "xi", "ties"]
+        );
+        assert_eq!(words("O'Brien's side"), ["o", "brien", "side"]);
+        // An `s` that starts a longer word is not a possessive.
+        assert_eq!(words("rock'sand"), ["rock", "sand"]);
+    }
+
+    #[test]
+    fn folds_diacritics_ligatures_and_full_case() {
+        assert_eq!(
+            words("Pérez GRÜẞE ﬁnal Ångström"),
+            ["perez", "grusse", "final", "angstrom"]
+        );
+        // Decomposed input (e + combining acute) folds the same way.
+        assert_eq!(words("Pe\u{301}rez"), ["perez"]);
+        assert_eq!(words("ΟΔΟΣ οδος"), ["οδοσ", "οδοσ"]);
+    }
+
+    #[test]
+    fn cyrillic_letters_keep_their_identity() {
+        assert_eq!(words("Китай ЙОГА Їжак"), ["китай", "йога", "їжак"]);
+        assert_eq!(fold("Ёж"), "еж");
+    }
+
+    #[test]
+    fn scripts() {
+        assert_eq!(Script::of("china"), Script::Latin);
+        assert_eq!(Script::of("perez"), Script::Latin);
+        assert_eq!(Script::of("китай"), Script::Cyrillic);
+        assert_eq!(Script::of("2024"), Script::Other);
+        assert_eq!(Script::of("中国"), Script::Other);
     }
 }

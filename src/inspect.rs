@@ -1,0 +1,169 @@
+//! Topic tuning tools over the store: `tidings explain` (why a topic takes
+//! or leaves one entry) and `tidings test-topic` (what a topic takes from
+//! the stored history). They read the store exactly as serving does, so
+//! what they report is what the served feed shows.
+
+use crate::config::Config;
+use crate::model::{Entry, EntryId};
+use crate::store::Store;
+use crate::topic::explain::explain;
+use crate::topic::{Document, Tagger, Topic, feed_directory};
+use anyhow::{Context, anyhow};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// Finds the topic `slug` of `config`, or says which slugs exist.
+pub fn topic<'c>(config: &'c Config, slug: &str) -> anyhow::Result<&'c Topic> {
+    config
+        .topics
+        .iter()
+        .find(|t| t.slug == slug)
+        .ok_or_else(|| {
+            let known: Vec<&str> = config.topics.iter().map(|t| t.slug.as_str()).collect();
+            anyhow!(
+                "no topic {slug:?} in {} (topics: {})",
+                config.path.display(),
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })
+}
+
+/// Opens the store read for inspection, with advice when the daemon holds
+/// its lock.
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::open(&config.storage.path, config.storage.cache_bytes).with_context(|| {
+        format!(
+            "cannot open the store at {} (a running `tidings run` holds it: stop it first)",
+            config.storage.path.display()
+        )
+    })
+}
+
+/// `tidings explain --topic SLUG ENTRY_ID`.
+pub fn explain_entry(
+    config: &Config,
+    store: &Store,
+    slug: &str,
+    id: &str,
+) -> anyhow::Result<String> {
+    let topic = topic(config, slug)?;
+    let entry_id = EntryId::parse(id.trim())
+        .ok_or_else(|| anyhow!("{id:?} is not an entry id (32 hex digits or a urn:uuid)"))?;
+    let entry = store
+        .entry(entry_id)?
+        .ok_or_else(|| anyhow!("no stored entry has id {entry_id}"))?;
+    let tagger = tagger(config, store)?;
+    let doc = tagger.document(&entry);
+    let mut out = String::new();
+    let _ = writeln!(out, "entry {}: {}", entry.id, entry.title);
+    let _ = writeln!(
+        out,
+        "  {} · {}",
+        feed_title(config, store, &entry)?,
+        entry.sort_time().format("%Y-%m-%d %H:%M UTC")
+    );
+    if let Some(link) = &entry.link {
+        let _ = writeln!(out, "  {link}");
+    }
+    let _ = write!(out, "{}", explain(topic, &doc));
+    Ok(out)
+}
+
+/// `tidings explain --topic SLUG --text TEXT [--summary TEXT]`: the text is
+/// the title of a made-up entry.
+pub fn explain_text(
+    config: &Config,
+    slug: &str,
+    title: &str,
+    summary: Option<&str>,
+) -> anyhow::Result<String> {
+    let topic = topic(config, slug)?;
+    Ok(explain(topic, &Document::of_text(title, summary)).to_string())
+}
+
+/// `tidings test-topic --topic SLUG --limit N`: the newest `limit` stored
+/// entries the topic takes, with scores, after scanning the whole store
+/// to count them all.
+pub fn test_topic(
+    config: &Config,
+    store: &Store,
+    slug: &str,
+    limit: usize,
+) -> anyhow::Result<String> {
+    let topic = topic(config, slug)?;
+    let tagger = tagger(config, store)?;
+    let titles = feed_titles(config, store)?;
+    let (mut scanned, mut matched) = (0usize, 0usize);
+    let mut lines = Vec::new();
+    store.newest(usize::MAX, |e| {
+        scanned += 1;
+        let verdict = topic.evaluate(&tagger.document(e));
+        if verdict.matched() {
+            matched += 1;
+            if lines.len() < limit {
+                lines.push(format!(
+                    "{}  {:>6.1}  {}  {} — {}",
+                    e.sort_time().format("%Y-%m-%d %H:%M"),
+                    verdict.score,
+                    e.id,
+                    titles.get(&e.feed).map_or("?", String::as_str),
+                    e.title
+                ));
+            }
+        }
+        false // count everything; keep nothing
+    })?;
+    let mut out = format!(
+        "{slug}: {matched} of {scanned} stored entries match; the newest {} (date, score, id, feed — title):\n",
+        lines.len()
+    );
+    for line in lines {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+fn config_titles(config: &Config) -> HashMap<crate::model::FeedId, String> {
+    config
+        .feeds
+        .iter()
+        .filter_map(|f| {
+            Some((
+                crate::model::FeedId::for_url(f.url.as_str()),
+                f.title.clone()?,
+            ))
+        })
+        .collect()
+}
+
+fn tagger<'c>(config: &'c Config, store: &Store) -> anyhow::Result<Tagger<'c>> {
+    Ok(Tagger::new(
+        &config.topics,
+        &store.feed_states()?,
+        &config_titles(config),
+    ))
+}
+
+/// A display name per feed: its first known title, else its URL.
+fn feed_titles(
+    config: &Config,
+    store: &Store,
+) -> anyhow::Result<HashMap<crate::model::FeedId, String>> {
+    Ok(
+        feed_directory(&store.feed_states()?, &config_titles(config))
+            .into_iter()
+            .map(|(id, meta)| (id, meta.titles.first().cloned().unwrap_or(meta.url)))
+            .collect(),
+    )
+}
+
+fn feed_title(config: &Config, store: &Store, entry: &Entry) -> anyhow::Result<String> {
+    Ok(feed_titles(config, store)?
+        .remove(&entry.feed)
+        .unwrap_or_else(|| "unknown feed".to_owned()))
+}

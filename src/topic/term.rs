@@ -1,0 +1,167 @@
+//! Terms: the leaves of a query. A term is one word or a phrase of words,
+//! each matched as any of its forms (the default), as one exact form (in
+//! quotes) or as a prefix (`word*`).
+
+use super::stem::{RussianBases, stem};
+use super::text::{fold, for_each_word};
+use std::fmt;
+
+/// How one word of a term matches the words of a document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WordPattern {
+    /// Any form of the word (see `stem`): same Snowball stem, or for
+    /// Cyrillic a shared base followed by an ending.
+    Forms {
+        word: Box<str>,
+        stem: Box<str>,
+        bases: RussianBases,
+    },
+    /// Exactly this folded word (case and accents still fold).
+    Exact(Box<str>),
+    /// Any word that starts with this folded text.
+    Prefix(Box<str>),
+}
+
+impl WordPattern {
+    pub fn forms(word: &str) -> WordPattern {
+        WordPattern::Forms {
+            word: word.into(),
+            stem: stem(word).into(),
+            bases: RussianBases::of(word),
+        }
+    }
+}
+
+impl fmt::Display for WordPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WordPattern::Forms { word, .. } => f.write_str(word),
+            WordPattern::Exact(w) => write!(f, "\"{w}\""),
+            WordPattern::Prefix(p) => write!(f, "{p}*"),
+        }
+    }
+}
+
+/// One word, or several that must appear consecutively in one field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Term {
+    pub words: Vec<WordPattern>,
+}
+
+impl Term {
+    /// A term as written outside quotes: each word matches any of its
+    /// forms, and a chunk ending in `*` is a prefix of one word. Several
+    /// words (`xi-jinping`, or `xi jinping` in an alias list) are a phrase.
+    pub fn unquoted(text: &str) -> Result<Term, String> {
+        let mut words = Vec::new();
+        for chunk in text.split_whitespace() {
+            match chunk.strip_suffix('*') {
+                Some(prefix) => {
+                    let folded = super::text::words(prefix);
+                    if prefix.contains('*') || folded.len() != 1 {
+                        return Err(format!(
+                            "`{chunk}`: `*` makes a prefix of one word and goes at its end, e.g. `china*`"
+                        ));
+                    }
+                    words.push(WordPattern::Prefix(fold(prefix).into()));
+                }
+                None if chunk.contains('*') => {
+                    return Err(format!(
+                        "`{chunk}`: `*` makes a prefix and goes at the end of a word, e.g. `china*`"
+                    ));
+                }
+                None => for_each_word(chunk, |w| words.push(WordPattern::forms(w))),
+            }
+        }
+        Term::nonempty(words, text)
+    }
+
+    /// A term as written in quotes: exact word forms.
+    pub fn quoted(text: &str) -> Result<Term, String> {
+        let mut words = Vec::new();
+        for_each_word(text, |w| words.push(WordPattern::Exact(w.into())));
+        Term::nonempty(words, text)
+    }
+
+    /// An alias list item: quoted text is exact, anything else unquoted.
+    pub fn alias_item(text: &str) -> Result<Term, String> {
+        let trimmed = text.trim();
+        let inner = trimmed
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .filter(|_| trimmed.len() >= 2);
+        match inner {
+            Some(exact) => Term::quoted(exact),
+            None if trimmed.contains('"') => Err(format!(
+                "`{trimmed}`: quote the whole item for an exact form, e.g. '\"си\"'"
+            )),
+            None => Term::unquoted(trimmed),
+        }
+    }
+
+    fn nonempty(words: Vec<WordPattern>, text: &str) -> Result<Term, String> {
+        if words.is_empty() {
+            Err(format!(
+                "`{text}` contains no letters or digits to search for"
+            ))
+        } else {
+            Ok(Term { words })
+        }
+    }
+}
+
+impl fmt::Display for Term {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, w) in self.words.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{w}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unquoted_terms_are_forms_prefixes_or_phrases() {
+        let t = Term::unquoted("Xi-Jinping").unwrap();
+        assert_eq!(t.to_string(), "xi jinping");
+        assert!(matches!(&t.words[0], WordPattern::Forms { stem, .. } if &**stem == "xi"));
+        let p = Term::unquoted("Китай*").unwrap();
+        assert_eq!(p.words, [WordPattern::Prefix("китай".into())]);
+        let phrase = Term::unquoted("power of sib*").unwrap();
+        assert_eq!(phrase.to_string(), "power of sib*");
+    }
+
+    #[test]
+    fn quoted_terms_are_exact() {
+        let t = Term::quoted("Си Цзиньпин").unwrap();
+        assert_eq!(
+            t.words,
+            [
+                WordPattern::Exact("си".into()),
+                WordPattern::Exact("цзиньпин".into())
+            ]
+        );
+        assert_eq!(Term::alias_item("\"Си\"").unwrap().to_string(), "\"си\"");
+        assert_eq!(Term::alias_item("xi jinping").unwrap().words.len(), 2);
+    }
+
+    #[test]
+    fn bad_terms_say_why() {
+        assert!(
+            Term::unquoted("ch*na")
+                .unwrap_err()
+                .contains("end of a word")
+        );
+        assert!(Term::unquoted("xi-jin*").unwrap_err().contains("one word"));
+        assert!(Term::unquoted("*").unwrap_err().contains("one word"));
+        assert!(Term::unquoted("---").unwrap_err().contains("no letters"));
+        assert!(Term::alias_item("\"open").unwrap_err().contains("quote"));
+        assert!(Term::alias_item("\"\"").unwrap_err().contains("no letters"));
+    }
+}
