@@ -12,6 +12,7 @@ use crate::model::FeedId;
 use crate::poll::{PollReport, Poller};
 use crate::schedule;
 use crate::serve::{self, AppState, Catalog};
+use crate::status::FeedReport;
 use crate::store::Store;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -114,6 +115,44 @@ pub async fn poll_once(
     }
     store.flush().await?;
     Ok(reports)
+}
+
+/// Every feed's health, for `tidings feeds`: read from the store, or — while
+/// a running daemon holds the store's lock — from that daemon's
+/// `/api/feeds`.
+pub async fn feed_reports(config: &Config) -> anyhow::Result<Vec<FeedReport>> {
+    let store_error = match open_store(config).await {
+        Ok(store) => {
+            let states = tokio::task::spawn_blocking(move || store.feed_states()).await??;
+            return Ok(crate::status::reports(&config.feeds, states));
+        }
+        Err(e) => e,
+    };
+    let mut addr = config.server.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let url = format!("http://{addr}/api/feeds");
+    crate::fetch::install_crypto_provider();
+    let from_daemon = async {
+        let body = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?
+            .get(&url)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        Ok::<_, anyhow::Error>(serde_json::from_slice::<Vec<FeedReport>>(&body)?)
+    };
+    from_daemon.await.map_err(|http| {
+        anyhow::anyhow!("{store_error:#}; and no running daemon answered at {url}: {http}")
+    })
 }
 
 /// Polls each feed when it is due, at most `concurrency` at once.

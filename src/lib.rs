@@ -19,6 +19,7 @@
 //! - [`poll`]: runs fetch → normalize → dedup → store for one feed.
 //! - [`topic`]: the query language topics are written in, and matching.
 //! - [`serve`]: the HTTP routes, reading the store only.
+//! - [`status`]: feed health for admins (`tidings feeds`, `/api/feeds`).
 //! - [`daemon`]: wiring, signals and graceful shutdown.
 //! - [`inspect`]: topic tuning tools (`explain`, `test-topic`) over the store.
 //!
@@ -34,5 +35,6 @@ pub mod normalize;
 pub mod poll;
 pub mod schedule;
 pub mod serve;
+pub mod status;
 pub mod store;
 pub mod topic;

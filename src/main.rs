@@ -31,6 +31,8 @@ enum Command {
     },
     /// Validate the config and print a summary.
     CheckConfig,
+    /// Show every feed's health: status, last success and error, next poll.
+    Feeds,
     /// Explain why a topic takes or leaves an entry: the terms found and
     /// where, the score, and the clause that decided.
     Explain {
@@ -105,6 +107,11 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run => daemon::run(config).await,
             Command::Poll { .. } => poll_once(&config).await,
+            Command::Feeds => {
+                let reports = daemon::feed_reports(&config).await?;
+                print!("{}", tidings::status::table(&reports, chrono::Utc::now()));
+                Ok(())
+            }
             Command::CheckConfig | Command::Explain { .. } | Command::TestTopic { .. } => Ok(()),
         }
     });

@@ -595,3 +595,91 @@ async fn the_daemon_honours_retry_after_per_feed() {
     let log = daemon.stop();
     assert!(log.contains("Retry-After: 1h"), "{log}");
 }
+
+/// `tidings feeds` reads the store directly, or asks the running daemon
+/// (which holds the store's lock) over HTTP.
+#[tokio::test(flavor = "multi_thread")]
+async fn tidings_feeds_shows_each_feeds_health() {
+    let up = Upstream::start().await;
+    up.set("ok.xml", RSS.into());
+    up.script("gone.xml", vec![Reply::status(410)]);
+    up.script("moved.xml", vec![Reply::redirect(301, "/ok.xml")]);
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = free.local_addr().expect("addr").port();
+    drop(free);
+    let setup = Setup::new(
+        &[
+            up.url("ok.xml"),
+            up.url("gone.xml"),
+            up.url("moved.xml"),
+            up.url("never.xml"),
+        ],
+        "",
+    );
+    let config = std::fs::read_to_string(&setup.config).expect("config");
+    // `never.xml` is added after the polls below: configured, never fetched.
+    let (polled, never) = config.split_at(
+        config
+            .find(&format!("[[feed]]\nurl = \"{}\"", up.url("never.xml")))
+            .expect("feed"),
+    );
+    std::fs::write(
+        &setup.config,
+        polled.replace("127.0.0.1:0", &format!("127.0.0.1:{port}")),
+    )
+    .expect("write");
+    for _ in 0..3 {
+        setup.poll_once();
+    }
+    std::fs::write(
+        &setup.config,
+        format!(
+            "{}{never}",
+            polled.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
+        ),
+    )
+    .expect("write");
+
+    let direct = setup.cli(&["feeds"]);
+    assert!(
+        direct.status.success(),
+        "{}",
+        String::from_utf8_lossy(&direct.stderr)
+    );
+    let table = String::from_utf8_lossy(&direct.stdout).into_owned();
+    let row = |path: &str| -> String {
+        table
+            .lines()
+            .find(|l| l.starts_with(&up.url(path)))
+            .unwrap_or_else(|| panic!("no row for {path}:\n{table}"))
+            .to_owned()
+    };
+    assert!(table.starts_with("FEED"), "{table}");
+    assert!(
+        row("ok.xml").contains(" ok ") && row("ok.xml").contains("67%"),
+        "two of three polls were 304s:\n{table}"
+    );
+    assert!(
+        row("gone.xml").contains(" gone ") && row("gone.xml").ends_with("HTTP 410 Gone"),
+        "{table}"
+    );
+    assert!(row("never.xml").contains("never fetched"), "{table}");
+    assert!(
+        table.contains(&format!("→ {} (adopted", up.url("ok.xml"))),
+        "{table}"
+    );
+
+    let daemon = setup.start_daemon();
+    let via_daemon = setup.cli(&["feeds"]);
+    assert!(
+        via_daemon.status.success(),
+        "{}",
+        String::from_utf8_lossy(&via_daemon.stderr)
+    );
+    let live = String::from_utf8_lossy(&via_daemon.stdout);
+    assert!(
+        live.contains("gone") && live.contains("never fetched"),
+        "{live}"
+    );
+    daemon.stop();
+}

@@ -11,7 +11,7 @@
 
 pub mod atom;
 
-use crate::config::{ALL_SLUG, Config};
+use crate::config::{ALL_SLUG, Config, FeedConfig};
 use crate::model::{Entry, FeedId, FeedState};
 use crate::store::Store;
 use crate::topic::{Tagger, Topic};
@@ -41,6 +41,8 @@ pub struct Catalog {
     pub topics: Vec<Topic>,
     /// Titles the config gives feeds, overriding the feeds' own.
     pub feed_titles: HashMap<FeedId, String>,
+    /// The configured feeds, in config order (for health reports).
+    pub feeds: Vec<FeedConfig>,
     pub base_url: Option<Url>,
 }
 
@@ -53,6 +55,7 @@ impl Catalog {
                 .iter()
                 .filter_map(|f| Some((FeedId::for_url(f.url.as_str()), f.title.clone()?)))
                 .collect(),
+            feeds: config.feeds.clone(),
             base_url: config.server.base_url.clone(),
         }
     }
@@ -124,6 +127,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/feeds/{file}", get(feed))
         .route("/healthz", get(healthz))
+        .route("/api/feeds", get(feed_reports))
         .with_state(state)
 }
 
@@ -328,6 +332,26 @@ fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
 
 fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "no such feed\n").into_response()
+}
+
+/// Every feed's health as JSON (what `tidings feeds` shows).
+async fn feed_reports(State(state): State<Arc<AppState>>) -> Response {
+    let catalog = state.catalog();
+    let store = Arc::clone(&state.store);
+    let states = tokio::task::spawn_blocking(move || store.feed_states()).await;
+    match states {
+        Ok(Ok(states)) => {
+            axum::Json(crate::status::reports(&catalog.feeds, states)).into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::error!("cannot read feed states: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "store error\n").into_response()
+        }
+        Err(e) => {
+            tracing::error!("feed state task failed: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
