@@ -54,7 +54,7 @@ pub struct StorageConfig {
     pub cache_bytes: u64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PollingConfig {
     pub interval: Duration,
     pub concurrency: usize,

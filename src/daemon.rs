@@ -1,30 +1,39 @@
-//! Wiring: opens the store, starts the HTTP server and the scheduler, and
-//! shuts both down cleanly on SIGINT/SIGTERM.
+//! Wiring: opens the store, starts the HTTP server and the scheduler,
+//! talks to systemd, reloads the config on SIGHUP and shuts down cleanly on
+//! SIGINT/SIGTERM.
 //!
 //! Shutdown is one [`CancellationToken`] threaded through every task: the
 //! server stops accepting and finishes in-flight requests, the scheduler
 //! starts no new polls and waits (up to [`SHUTDOWN_DEADLINE`]) for running
-//! ones, then the store is flushed.
+//! ones, then the store is flushed. A reload sends the new config down a
+//! `watch` channel to the scheduler and swaps the server's catalog; the
+//! listener is never touched, so no request fails.
 
 use crate::config::{Config, FeedConfig};
 use crate::fetch::Fetcher;
+use crate::health::{Health, SCHEDULER_TICK};
+use crate::metrics::Metrics;
 use crate::model::FeedId;
 use crate::poll::{PollReport, Poller};
 use crate::schedule;
 use crate::serve::{self, AppState, Catalog};
+use crate::service::{self, Notifier};
 use crate::status::FeedReport;
 use crate::store::Store;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// How long in-flight polls may take to finish after a stop signal.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How often the daemon reports its status line to systemd.
+const STATUS_EVERY: Duration = Duration::from_secs(30);
 
 /// Opens the store named by the config, off the async runtime.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
@@ -36,17 +45,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
 
 /// `tidings run`: serve and poll until a stop signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let notifier = Arc::new(Notifier::from_env());
     let store = open_store(&config).await?;
-    let fetcher = Fetcher::new(&config.polling).context("cannot build the HTTP client")?;
-    let listener = tokio::net::TcpListener::bind(config.server.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (set [server] listen in {})",
-                config.server.listen,
-                config.path.display()
-            )
-        })?;
+    let listener = listen(&config).await?;
     let addr = listener.local_addr()?;
     tracing::info!(
         feeds = config.feeds.len(),
@@ -56,24 +57,70 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
 
     let shutdown = CancellationToken::new();
-    let app = serve::router(AppState::new(
+    let health = Arc::new(Health::default());
+    let metrics = Arc::new(Metrics::default());
+    let app_state = AppState::new(
         Arc::clone(&store),
         Catalog::from_config(&config),
-    ));
+        Arc::clone(&health),
+        Arc::clone(&metrics),
+    );
     let server = tokio::spawn(
-        axum::serve(listener, app)
+        axum::serve(listener, serve::router(Arc::clone(&app_state)))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .into_future(),
     );
+    let mut config = Arc::new(config);
+    let (config_tx, config_rx) = watch::channel(Arc::clone(&config));
     let scheduler = Scheduler {
-        poller: Poller::new(fetcher, Arc::clone(&store), config.polling.max_interval),
-        feeds: config.feeds.clone(),
-        concurrency: config.polling.concurrency,
+        store: Arc::clone(&store),
+        health: Arc::clone(&health),
+        metrics: Arc::clone(&metrics),
+        shutdown: shutdown.clone(),
     };
-    let scheduler = tokio::spawn(scheduler.run(Arc::clone(&store), shutdown.clone()));
+    let scheduler = tokio::spawn(scheduler.run(config_rx));
+    let pinger = tokio::spawn(keep_systemd_informed(
+        Arc::clone(&notifier),
+        Arc::clone(&store),
+        Arc::clone(&health),
+        shutdown.clone(),
+    ));
+    let mut signals = Signals::new();
+    notifier.ready(&status_line(&store));
 
-    wait_for_stop_signal().await;
+    while let Signal::Reload = signals.next().await {
+        notifier.reloading();
+        match Config::load(&config.path) {
+            Err(e) => {
+                metrics.record_reload(false);
+                tracing::error!("config reload rejected; the running config stays in force:\n{e}");
+            }
+            Ok(new) => {
+                metrics.record_reload(true);
+                if new.server.listen != config.server.listen
+                    || new.storage.path != config.storage.path
+                {
+                    tracing::warn!(
+                        "[server] listen and [storage] path take effect at the next restart"
+                    );
+                }
+                tracing::info!(
+                    feeds = new.feeds.len(),
+                    topics = new.topics.len(),
+                    "config reloaded"
+                );
+                app_state.replace_catalog(Catalog::from_config(&new));
+                config = Arc::new(new);
+                // The scheduler only stops at shutdown, so the send cannot fail
+                // before then.
+                let _ = config_tx.send(Arc::clone(&config));
+            }
+        }
+        notifier.ready(&status_line(&store));
+    }
+
     tracing::info!("stopping: finishing in-flight work");
+    notifier.stopping();
     shutdown.cancel();
     if let Err(e) = scheduler.await {
         tracing::error!("scheduler task failed: {e}");
@@ -83,9 +130,77 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Ok(Err(e)) => tracing::error!("HTTP server error: {e}"),
         Err(e) => tracing::error!("HTTP server task failed: {e}"),
     }
+    pinger.abort();
     store.flush().await?;
     tracing::info!("stopped; store flushed");
     Ok(())
+}
+
+/// The socket systemd passed us (socket activation), else a new one bound
+/// to `[server] listen`.
+async fn listen(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
+    if let Some(inherited) = service::activated_listener() {
+        tracing::info!("using the listening socket passed by systemd");
+        return Ok(tokio::net::TcpListener::from_std(inherited)?);
+    }
+    tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (set [server] listen in {})",
+                config.server.listen,
+                config.path.display()
+            )
+        })
+}
+
+/// A one-line summary for systemd's `STATUS=`.
+fn status_line(store: &Store) -> String {
+    let (mut ok, mut failing) = (0, 0);
+    for state in store.feed_states().unwrap_or_default() {
+        if state.consecutive_failures > 0 {
+            failing += 1;
+        } else if state.last_success.is_some() {
+            ok += 1;
+        }
+    }
+    format!(
+        "{ok} feeds ok, {failing} failing; {} entries",
+        store.entry_count()
+    )
+}
+
+/// Pings the systemd watchdog while the scheduler and the store are
+/// healthy (so a hung daemon gets restarted), and refreshes `STATUS=`.
+async fn keep_systemd_informed(
+    notifier: Arc<Notifier>,
+    store: Arc<Store>,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+) {
+    if !notifier.is_enabled() {
+        return;
+    }
+    let watchdog = service::watchdog_interval();
+    let every = watchdog.map_or(STATUS_EVERY, |w| w.min(STATUS_EVERY));
+    let mut last_status = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if watchdog.is_some() {
+            if health.scheduler_alive() && store.check().is_ok() {
+                notifier.watchdog();
+            } else {
+                tracing::error!("scheduler or store unhealthy: withholding the watchdog ping");
+            }
+        }
+        if last_status.elapsed() >= STATUS_EVERY {
+            notifier.status(&status_line(&store));
+            last_status = std::time::Instant::now();
+        }
+    }
 }
 
 /// `tidings poll --once`: polls every feed now, `concurrency` at a time,
@@ -155,94 +270,126 @@ pub async fn feed_reports(config: &Config) -> anyhow::Result<Vec<FeedReport>> {
     })
 }
 
-/// Polls each feed when it is due, at most `concurrency` at once.
+/// Polls each feed when it is due, at most `concurrency` at once, and
+/// follows config reloads: added feeds start, removed feeds stop (their
+/// entries stay), changed intervals apply from the next poll.
 struct Scheduler {
+    store: Arc<Store>,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+}
+
+/// One feed's place in the schedule.
+struct Slot {
+    feed: FeedConfig,
+    due: DateTime<Utc>,
+    in_flight: bool,
+}
+
+/// The parts of the scheduler a reload may replace.
+struct Pollers {
     poller: Poller,
-    feeds: Vec<FeedConfig>,
-    concurrency: usize,
+    permits: Arc<Semaphore>,
+    polling: crate::config::PollingConfig,
+}
+
+impl Pollers {
+    fn new(store: &Arc<Store>, config: &Config) -> anyhow::Result<Pollers> {
+        let fetcher = Fetcher::new(&config.polling).context("cannot build the HTTP client")?;
+        Ok(Pollers {
+            poller: Poller::new(fetcher, Arc::clone(store), config.polling.max_interval),
+            permits: Arc::new(Semaphore::new(config.polling.concurrency)),
+            polling: config.polling.clone(),
+        })
+    }
 }
 
 impl Scheduler {
-    async fn run(self, store: Arc<Store>, shutdown: CancellationToken) {
-        let now = Utc::now();
-        let mut due: Vec<DateTime<Utc>> = self
-            .feeds
-            .iter()
-            .map(|f| {
-                let state = store
-                    .feed_state(FeedId::for_url(f.url.as_str()))
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(feed = %f.url, "cannot read feed state: {e}");
-                        None
-                    });
-                schedule::first_due(
-                    state.as_ref(),
-                    now,
-                    f.interval,
-                    schedule::jitter(f.url.as_str(), 0),
-                )
-            })
-            .collect();
-        let mut in_flight = vec![false; self.feeds.len()];
-        let permits = Arc::new(Semaphore::new(self.concurrency));
-        let mut tasks: JoinSet<Option<DateTime<Utc>>> = JoinSet::new();
+    async fn run(self, mut config_rx: watch::Receiver<Arc<Config>>) {
+        let config = Arc::clone(&config_rx.borrow_and_update());
+        let mut pollers = match Pollers::new(&self.store, &config) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("scheduler cannot start: {e:#}");
+                return;
+            }
+        };
+        let mut slots: BTreeMap<String, Slot> = BTreeMap::new();
+        self.apply(&config, &mut slots);
+        let mut tasks: JoinSet<Option<PollReport>> = JoinSet::new();
         // Which feed each running task polls, so even a panicked task
         // releases its feed.
-        let mut task_feed: HashMap<tokio::task::Id, usize> = HashMap::new();
+        let mut task_feed: HashMap<tokio::task::Id, String> = HashMap::new();
 
         loop {
+            self.health.beat();
             let now = Utc::now();
-            for (i, feed) in self.feeds.iter().enumerate() {
-                if in_flight[i] || due[i] > now {
-                    continue;
-                }
-                in_flight[i] = true;
-                let poller = self.poller.clone();
-                let feed = feed.clone();
-                let permits = Arc::clone(&permits);
-                let stop = shutdown.clone();
+            for (url, slot) in slots
+                .iter_mut()
+                .filter(|(_, s)| !s.in_flight && s.due <= now)
+            {
+                slot.in_flight = true;
+                let poller = pollers.poller.clone();
+                let feed = slot.feed.clone();
+                let permits = Arc::clone(&pollers.permits);
+                let stop = self.shutdown.clone();
                 let handle = tasks.spawn(async move {
                     let _permit = tokio::select! {
                         p = permits.acquire_owned() => p,
                         _ = stop.cancelled() => return None,
                     };
                     match poller.poll(&feed, crate::model::now()).await {
-                        Ok(report) => Some(report.next_due),
+                        Ok(report) => Some(report),
                         Err(e) => {
                             tracing::error!(feed = %feed.url, "store error while polling: {e}");
                             None
                         }
                     }
                 });
-                task_feed.insert(handle.id(), i);
+                task_feed.insert(handle.id(), url.clone());
             }
-            let next_wake = self
-                .feeds
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !in_flight[*i])
-                .map(|(i, _)| due[i])
-                .min();
-            let sleep_for = next_wake
-                .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::from_secs(3600));
+            let next_due = slots.values().filter(|s| !s.in_flight).map(|s| s.due).min();
+            let sleep_for = next_due
+                .map_or(SCHEDULER_TICK, |t| {
+                    (t - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+                })
+                .min(SCHEDULER_TICK);
             tokio::select! {
-                _ = shutdown.cancelled() => break,
+                _ = self.shutdown.cancelled() => break,
+                changed = config_rx.changed() => {
+                    if changed.is_err() {
+                        continue; // the daemon is shutting down
+                    }
+                    let config = Arc::clone(&config_rx.borrow_and_update());
+                    if config.polling != pollers.polling {
+                        match Pollers::new(&self.store, &config) {
+                            Ok(p) => pollers = p,
+                            Err(e) => tracing::error!("keeping the old [polling] settings: {e:#}"),
+                        }
+                    }
+                    self.apply(&config, &mut slots);
+                }
                 Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                    let (task, next) = match done {
-                        Ok((task, next)) => (task, next),
+                    let (task, report) = match done {
+                        Ok((task, report)) => (task, report),
                         Err(e) => {
                             tracing::error!("poll task failed: {e}");
                             (e.id(), None)
                         }
                     };
-                    if let Some(i) = task_feed.remove(&task) {
-                        in_flight[i] = false;
+                    if let Some(report) = &report {
+                        self.metrics.record_poll(report);
+                    }
+                    let slot = task_feed.remove(&task).and_then(|url| slots.get_mut(&url));
+                    if let Some(slot) = slot {
+                        slot.in_flight = false;
                         // A store failure or a crashed task still waits a
                         // full interval rather than spinning.
-                        due[i] = next.unwrap_or_else(|| {
-                            Utc::now() + chrono::Duration::from_std(self.feeds[i].interval).unwrap_or(chrono::Duration::MAX)
-                        });
+                        slot.due = report.map_or_else(
+                            || Utc::now() + chrono::Duration::from_std(slot.feed.interval).unwrap_or(chrono::Duration::MAX),
+                            |r| r.next_due,
+                        );
                     }
                 }
                 _ = tokio::time::sleep(sleep_for) => {}
@@ -261,28 +408,91 @@ impl Scheduler {
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
         }
+        self.health.scheduler_stopped();
     }
-}
 
-async fn wait_for_stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+    /// Brings the slots in line with `config`'s feeds.
+    fn apply(&self, config: &Config, slots: &mut BTreeMap<String, Slot>) {
+        let now = Utc::now();
+        let wanted: HashMap<String, &FeedConfig> = config
+            .feeds
+            .iter()
+            .map(|f| (f.url.to_string(), f))
+            .collect();
+        slots.retain(|url, _| {
+            let keep = wanted.contains_key(url);
+            if !keep {
+                tracing::info!(feed = %url, "feed removed from the config: no longer polled (its entries stay)");
             }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}");
-                let _ = tokio::signal::ctrl_c().await;
+            keep
+        });
+        for (url, feed) in wanted {
+            match slots.get_mut(&url) {
+                Some(slot) => slot.feed = feed.clone(),
+                None => {
+                    let state = self
+                        .store
+                        .feed_state(FeedId::for_url(&url))
+                        .unwrap_or_else(|e| {
+                            tracing::warn!(feed = %url, "cannot read feed state: {e}");
+                            None
+                        });
+                    let due = schedule::first_due(
+                        state.as_ref(),
+                        now,
+                        feed.interval,
+                        schedule::jitter(&url, 0),
+                    );
+                    slots.insert(
+                        url,
+                        Slot {
+                            feed: feed.clone(),
+                            due,
+                            in_flight: false,
+                        },
+                    );
+                }
             }
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+}
+
+enum Signal {
+    Reload,
+    Stop,
+}
+
+/// The daemon's signal listeners, created once so that no signal arriving
+/// between two waits is lost.
+struct Signals {
+    hangup: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind, what| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("cannot listen for {what}: {e}");
+                None
+            }
+        };
+        Signals {
+            hangup: listen(SignalKind::hangup(), "SIGHUP (no reloads)"),
+            terminate: listen(SignalKind::terminate(), "SIGTERM"),
+        }
+    }
+
+    /// Waits for SIGHUP (reload) or SIGINT/SIGTERM (stop).
+    async fn next(&mut self) -> Signal {
+        let hangup = &mut self.hangup;
+        let terminate = &mut self.terminate;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => Signal::Stop,
+            Some(_) = async { terminate.as_mut()?.recv().await } => Signal::Stop,
+            Some(_) = async { hangup.as_mut()?.recv().await } => Signal::Reload,
+        }
     }
 }

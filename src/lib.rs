@@ -20,7 +20,9 @@
 //! - [`topic`]: the query language topics are written in, and matching.
 //! - [`serve`]: the HTTP routes, reading the store only.
 //! - [`status`]: feed health for admins (`tidings feeds`, `/api/feeds`).
-//! - [`daemon`]: wiring, signals and graceful shutdown.
+//! - [`daemon`]: wiring, signals, reload and graceful shutdown.
+//! - [`service`]: systemd integration (sd_notify, watchdog, socket
+//!   activation); [`health`] and [`metrics`]: what monitoring sees.
 //! - [`inspect`]: topic tuning tools (`explain`, `test-topic`) over the store.
 //!
 //! [`model`] holds the types every stage shares.
@@ -29,12 +31,15 @@ pub mod config;
 pub mod daemon;
 pub mod dedup;
 pub mod fetch;
+pub mod health;
+pub mod metrics;
 pub mod inspect;
 pub mod model;
 pub mod normalize;
 pub mod poll;
 pub mod schedule;
 pub mod serve;
+pub mod service;
 pub mod status;
 pub mod store;
 pub mod topic;

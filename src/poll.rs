@@ -25,6 +25,13 @@ pub struct PollReport {
     pub url: Url,
     pub outcome: PollOutcome,
     pub next_due: DateTime<Utc>,
+    /// Response body bytes received (after decompression).
+    pub fetched_bytes: u64,
+    /// Time from sending the request to the end of the body, when a
+    /// response arrived.
+    pub fetch_time: Option<Duration>,
+    /// For a failure, its kind as a metrics label (`timeout`, `http_5xx`, …).
+    pub error_kind: Option<&'static str>,
 }
 
 #[derive(Debug)]
@@ -98,10 +105,12 @@ impl Poller {
             .store
             .feed_state(FeedId::for_url(url.as_str()))?
             .unwrap_or_else(|| FeedState::new(url.as_str()));
-        let fetched = self.fetch_and_parse(feed, &mut state).await;
+        let mut stats = FetchStats::default();
+        let fetched = self.fetch_and_parse(feed, &mut state, &mut stats).await;
 
         state.last_fetch = Some(now);
         state.polls += 1;
+        let mut error_kind = None;
         let outcome = match fetched {
             Ok((fetched, fresh_for, permanent_redirect)) => {
                 if state.consecutive_failures > 0 || state.gone_since.is_some() {
@@ -144,6 +153,7 @@ impl Poller {
                 }
             }
             Err(error) => {
+                error_kind = Some(error.kind);
                 self.record_failure(&mut state, feed, &error, now);
                 self.store.save_feed_state(&state)?;
                 PollOutcome::Failed(error.message)
@@ -153,6 +163,9 @@ impl Poller {
             url,
             outcome,
             next_due: state.next_due.unwrap_or(now),
+            fetched_bytes: stats.bytes,
+            fetch_time: stats.elapsed,
+            error_kind,
         })
     }
 
@@ -203,6 +216,7 @@ impl Poller {
         &self,
         feed: &FeedConfig,
         state: &mut FeedState,
+        stats: &mut FetchStats,
     ) -> Result<(Fetched, Option<std::time::Duration>, Option<Url>), PollError> {
         let fetch_url = match &state.adopted_url {
             Some(adopted) => Url::parse(adopted).unwrap_or_else(|_| feed.url.clone()),
@@ -212,11 +226,13 @@ impl Poller {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
         };
+        let started = std::time::Instant::now();
         let fetched = self
             .fetcher
             .fetch(&FetchRequest::new(&fetch_url, &validators, feed))
-            .await
-            .map_err(PollError::from)?;
+            .await;
+        stats.elapsed = Some(started.elapsed());
+        let fetched = fetched.map_err(PollError::from)?;
         let (body, final_url) = match fetched.outcome {
             FetchOutcome::NotModified { validators } => {
                 keep_validators(state, validators);
@@ -232,6 +248,7 @@ impl Poller {
                 validators,
             } => {
                 keep_validators(state, validators);
+                stats.bytes = body.len() as u64;
                 (body, final_url)
             }
         };
@@ -283,9 +300,18 @@ impl Poller {
     }
 }
 
+/// What the fetch cost, for metrics.
+#[derive(Default)]
+struct FetchStats {
+    bytes: u64,
+    elapsed: Option<Duration>,
+}
+
 /// Why a poll failed, with what scheduling needs to know about it.
 struct PollError {
     message: String,
+    /// A metrics label for the kind of failure.
+    kind: &'static str,
     gone: bool,
     retry_after: Option<std::time::Duration>,
 }
@@ -294,6 +320,7 @@ impl PollError {
     fn parse(message: String) -> PollError {
         PollError {
             message,
+            kind: "parse",
             gone: false,
             retry_after: None,
         }
@@ -302,7 +329,19 @@ impl PollError {
 
 impl From<FetchError> for PollError {
     fn from(e: FetchError) -> PollError {
+        let kind = match e.kind {
+            FetchErrorKind::Timeout => "timeout",
+            FetchErrorKind::Connect => "connect",
+            FetchErrorKind::Redirect => "redirect",
+            FetchErrorKind::Gone => "gone",
+            FetchErrorKind::Status(429) => "http_429",
+            FetchErrorKind::Status(s) if s >= 500 => "http_5xx",
+            FetchErrorKind::Status(_) => "http_4xx",
+            FetchErrorKind::TooLarge => "too_large",
+            FetchErrorKind::Other => "other",
+        };
         PollError {
+            kind,
             gone: e.kind == FetchErrorKind::Gone,
             retry_after: e.retry_after,
             message: e.message,

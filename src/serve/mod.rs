@@ -10,9 +10,12 @@
 //! reader population costs one store scan per change, not per request.
 
 pub mod atom;
+mod ops;
 
 use crate::config::{ALL_SLUG, Config, FeedConfig};
 use crate::model::{Entry, FeedId, FeedState};
+use crate::health::Health;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::topic::{Tagger, Topic};
 use atom::{FeedHead, SourceInfo, TopicTag};
@@ -66,7 +69,14 @@ pub struct AppState {
     store: Arc<Store>,
     catalog: RwLock<Arc<Catalog>>,
     cache: Mutex<RenderCache>,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+    /// Cached per-topic entry counts for `/metrics`: when computed, for
+    /// which catalog, and the counts.
+    topic_counts: Mutex<Option<TopicCounts>>,
 }
+
+type TopicCounts = (std::time::Instant, Arc<Catalog>, Vec<(String, u64)>);
 
 #[derive(Default)]
 struct RenderCache {
@@ -82,11 +92,19 @@ struct Rendered {
 }
 
 impl AppState {
-    pub fn new(store: Arc<Store>, catalog: Catalog) -> Arc<AppState> {
+    pub fn new(
+        store: Arc<Store>,
+        catalog: Catalog,
+        health: Arc<Health>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<AppState> {
         Arc::new(AppState {
             store,
             catalog: RwLock::new(Arc::new(catalog)),
             cache: Mutex::new(RenderCache::default()),
+            health,
+            metrics,
+            topic_counts: Mutex::new(None),
         })
     }
 
@@ -126,8 +144,14 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/feeds/{file}", get(feed))
-        .route("/healthz", get(healthz))
-        .route("/api/feeds", get(feed_reports))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/feeds", get(ops::feed_reports))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            ops::count_requests,
+        ))
         .with_state(state)
 }
 
@@ -334,27 +358,3 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "no such feed\n").into_response()
 }
 
-/// Every feed's health as JSON (what `tidings feeds` shows).
-async fn feed_reports(State(state): State<Arc<AppState>>) -> Response {
-    let catalog = state.catalog();
-    let store = Arc::clone(&state.store);
-    let states = tokio::task::spawn_blocking(move || store.feed_states()).await;
-    match states {
-        Ok(Ok(states)) => {
-            axum::Json(crate::status::reports(&catalog.feeds, states)).into_response()
-        }
-        Ok(Err(e)) => {
-            tracing::error!("cannot read feed states: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "store error\n").into_response()
-        }
-        Err(e) => {
-            tracing::error!("feed state task failed: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
-        }
-    }
-}
-
-async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let entries = state.store.entry_count();
-    format!("ok: {entries} entries\n")
-}

@@ -115,6 +115,12 @@ impl Store {
         self.entries.len()
     }
 
+    /// A cheap read that fails when the store does (for readiness checks).
+    pub fn check(&self) -> Result<(), StoreError> {
+        self.feeds.first()?;
+        Ok(())
+    }
+
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
     }

@@ -323,7 +323,21 @@ impl Setup {
     }
 
     pub fn start_daemon(&self) -> Daemon {
-        Daemon::start(&self.config)
+        Daemon::start(&self.config, &[])
+    }
+
+    /// Starts the daemon with extra environment variables.
+    pub fn start_daemon_with_env(&self, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start(&self.config, env)
+    }
+
+    /// Rewrites the config file.
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(&self.config, text).expect("write config");
+    }
+
+    pub fn config_text(&self) -> String {
+        std::fs::read_to_string(&self.config).expect("read config")
     }
 }
 
@@ -356,10 +370,11 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    pub fn start(config: &Path) -> Daemon {
+    pub fn start(config: &Path, env: &[(&str, &str)]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
             .args(["run", "--config"])
             .arg(config)
+            .envs(env.iter().copied())
             .env("TIDINGS_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
@@ -434,14 +449,32 @@ impl Daemon {
         }
     }
 
-    /// SIGTERM, then waits for a clean exit; returns the log.
-    pub fn stop(mut self) -> String {
+    /// Sends a signal (`"HUP"`, `"TERM"`, …) to the daemon.
+    pub fn signal(&self, name: &str) {
         let pid = self.child.id().to_string();
         let status = Command::new("kill")
-            .args(["-TERM", &pid])
+            .args([&format!("-{name}"), &pid])
             .status()
             .expect("kill");
-        assert!(status.success(), "kill -TERM failed");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits (up to 30 s) until the log has a line containing `needle`.
+    pub async fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the log after 30s:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit; returns the log.
+    pub fn stop(mut self) -> String {
+        self.signal("TERM");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {

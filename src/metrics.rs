@@ -1,0 +1,359 @@
+//! Prometheus metrics, in the text exposition format (version 0.0.4),
+//! every name prefixed `tidings_`.
+//!
+//! Counters are recorded as things happen (polls by the scheduler, HTTP
+//! requests by a middleware); gauges that describe state (per feed, per
+//! topic, store size) are read from a [`Snapshot`] taken at scrape time, so
+//! they can never drift from the store. Hand-written because the format is
+//! small and a client library would cost more to build than this file.
+
+use crate::model::FeedState;
+use crate::poll::{PollOutcome, PollReport};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Fetch latency histogram bounds, in seconds.
+const LATENCY_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (result, error kind) → polls.
+    polls: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    fetch_latency: Histogram,
+    fetched_bytes: AtomicU64,
+    entries_new: AtomicU64,
+    entries_updated: AtomicU64,
+    /// (route, status) → requests.
+    http: Mutex<BTreeMap<(String, u16), u64>>,
+    /// "ok" / "rejected" → config reloads.
+    reloads: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// State-describing values read at scrape time.
+pub struct Snapshot {
+    pub feeds: Vec<FeedState>,
+    /// (topic slug, entries it matches).
+    pub topic_entries: Vec<(String, u64)>,
+    pub entries: u64,
+    pub store_bytes: u64,
+}
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (bucket, bound) in self.buckets.iter().zip(LATENCY_BUCKETS) {
+            if secs <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(
+            d.as_micros().min(u128::from(u64::MAX)) as u64,
+            Ordering::Relaxed,
+        );
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Metrics {
+    pub fn record_poll(&self, report: &PollReport) {
+        let (result, kind) = match &report.outcome {
+            PollOutcome::Stored(_) => ("ok", ""),
+            PollOutcome::NotModified => ("not_modified", ""),
+            PollOutcome::SameBody => ("same_body", ""),
+            PollOutcome::Failed(_) => ("error", report.error_kind.unwrap_or("other")),
+        };
+        *lock(&self.polls).entry((result, kind)).or_default() += 1;
+        if let Some(elapsed) = report.fetch_time {
+            self.fetch_latency.observe(elapsed);
+        }
+        self.fetched_bytes
+            .fetch_add(report.fetched_bytes, Ordering::Relaxed);
+        if let PollOutcome::Stored(c) = &report.outcome {
+            self.entries_new.fetch_add(c.new as u64, Ordering::Relaxed);
+            self.entries_updated
+                .fetch_add(c.updated as u64, Ordering::Relaxed);
+        }
+    }
+
+    pub fn record_http(&self, route: &str, status: u16) {
+        *lock(&self.http)
+            .entry((route.to_owned(), status))
+            .or_default() += 1;
+    }
+
+    pub fn record_reload(&self, accepted: bool) {
+        *lock(&self.reloads)
+            .entry(if accepted { "ok" } else { "rejected" })
+            .or_default() += 1;
+    }
+
+    /// The whole exposition.
+    pub fn render(&self, snapshot: &Snapshot) -> String {
+        let mut out = String::with_capacity(4096 + snapshot.feeds.len() * 512);
+        let polls = lock(&self.polls).clone();
+        family(
+            &mut out,
+            "tidings_polls_total",
+            "counter",
+            "Feed polls by result and error kind.",
+        );
+        for ((result, kind), n) in &polls {
+            let _ = writeln!(
+                out,
+                "tidings_polls_total{{result=\"{result}\",error=\"{kind}\"}} {n}"
+            );
+        }
+
+        family(
+            &mut out,
+            "tidings_fetch_duration_seconds",
+            "histogram",
+            "Time to fetch a feed (request to end of body).",
+        );
+        for (bucket, bound) in self.fetch_latency.buckets.iter().zip(LATENCY_BUCKETS) {
+            let _ = writeln!(
+                out,
+                "tidings_fetch_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.fetch_latency.count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "tidings_fetch_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let sum = self.fetch_latency.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "tidings_fetch_duration_seconds_sum {sum}");
+        let _ = writeln!(out, "tidings_fetch_duration_seconds_count {count}");
+
+        single(
+            &mut out,
+            "tidings_fetched_bytes_total",
+            "counter",
+            "Response body bytes fetched (after decompression).",
+            self.fetched_bytes.load(Ordering::Relaxed),
+        );
+        family(
+            &mut out,
+            "tidings_entries_stored_total",
+            "counter",
+            "Entries stored, by change.",
+        );
+        let _ = writeln!(
+            out,
+            "tidings_entries_stored_total{{change=\"new\"}} {}",
+            self.entries_new.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "tidings_entries_stored_total{{change=\"updated\"}} {}",
+            self.entries_updated.load(Ordering::Relaxed)
+        );
+
+        family(
+            &mut out,
+            "tidings_http_requests_total",
+            "counter",
+            "HTTP requests served, by route and status.",
+        );
+        for ((route, status), n) in lock(&self.http).iter() {
+            let _ = writeln!(
+                out,
+                "tidings_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                label(route)
+            );
+        }
+        family(
+            &mut out,
+            "tidings_config_reloads_total",
+            "counter",
+            "Configuration reloads, by outcome.",
+        );
+        for (outcome, n) in lock(&self.reloads).iter() {
+            let _ = writeln!(
+                out,
+                "tidings_config_reloads_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+
+        family(
+            &mut out,
+            "tidings_feed_consecutive_failures",
+            "gauge",
+            "Failed polls in a row, per feed.",
+        );
+        for f in &snapshot.feeds {
+            let _ = writeln!(
+                out,
+                "tidings_feed_consecutive_failures{{feed=\"{}\"}} {}",
+                label(&f.url),
+                f.consecutive_failures
+            );
+        }
+        family(
+            &mut out,
+            "tidings_feed_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the feed's last successful poll.",
+        );
+        for f in &snapshot.feeds {
+            if let Some(t) = f.last_success {
+                let _ = writeln!(
+                    out,
+                    "tidings_feed_last_success_timestamp_seconds{{feed=\"{}\"}} {}",
+                    label(&f.url),
+                    t.timestamp()
+                );
+            }
+        }
+        family(
+            &mut out,
+            "tidings_feed_next_poll_timestamp_seconds",
+            "gauge",
+            "Unix time the feed is next due.",
+        );
+        for f in &snapshot.feeds {
+            if let Some(t) = f.next_due {
+                let _ = writeln!(
+                    out,
+                    "tidings_feed_next_poll_timestamp_seconds{{feed=\"{}\"}} {}",
+                    label(&f.url),
+                    t.timestamp()
+                );
+            }
+        }
+        family(
+            &mut out,
+            "tidings_feed_entries",
+            "gauge",
+            "Entries stored per feed.",
+        );
+        for f in &snapshot.feeds {
+            let _ = writeln!(
+                out,
+                "tidings_feed_entries{{feed=\"{}\"}} {}",
+                label(&f.url),
+                f.entry_count
+            );
+        }
+        family(
+            &mut out,
+            "tidings_topic_entries",
+            "gauge",
+            "Stored entries each topic matches.",
+        );
+        for (slug, n) in &snapshot.topic_entries {
+            let _ = writeln!(
+                out,
+                "tidings_topic_entries{{topic=\"{}\"}} {n}",
+                label(slug)
+            );
+        }
+        single(
+            &mut out,
+            "tidings_store_entries",
+            "gauge",
+            "Entries in the store.",
+            snapshot.entries,
+        );
+        single(
+            &mut out,
+            "tidings_store_size_bytes",
+            "gauge",
+            "Disk space used by the store.",
+            snapshot.store_bytes,
+        );
+        out
+    }
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn single(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    family(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// Escapes a label value (backslash, double quote, newline).
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreCounts;
+
+    fn report(outcome: PollOutcome, kind: Option<&'static str>) -> PollReport {
+        PollReport {
+            url: url::Url::parse("http://a.example/rss").unwrap(),
+            outcome,
+            next_due: chrono::Utc::now(),
+            fetched_bytes: 100,
+            fetch_time: Some(Duration::from_millis(300)),
+            error_kind: kind,
+        }
+    }
+
+    #[test]
+    fn records_and_renders() {
+        let m = Metrics::default();
+        m.record_poll(&report(
+            PollOutcome::Stored(StoreCounts {
+                new: 3,
+                updated: 1,
+                unchanged: 0,
+            }),
+            None,
+        ));
+        m.record_poll(&report(PollOutcome::NotModified, None));
+        m.record_poll(&report(PollOutcome::Failed("x".into()), Some("timeout")));
+        m.record_http("/feeds/{file}", 200);
+        m.record_http("/feeds/{file}", 200);
+        let mut feed = FeedState::new("http://a.example/\"rss\"");
+        feed.consecutive_failures = 2;
+        let text = m.render(&Snapshot {
+            feeds: vec![feed],
+            topic_entries: vec![("rc".into(), 7)],
+            entries: 3,
+            store_bytes: 4096,
+        });
+        for line in [
+            "tidings_polls_total{result=\"ok\",error=\"\"} 1",
+            "tidings_polls_total{result=\"error\",error=\"timeout\"} 1",
+            "tidings_fetch_duration_seconds_bucket{le=\"0.25\"} 0",
+            "tidings_fetch_duration_seconds_bucket{le=\"0.5\"} 3",
+            "tidings_fetch_duration_seconds_count 3",
+            "tidings_fetched_bytes_total 300",
+            "tidings_entries_stored_total{change=\"new\"} 3",
+            "tidings_http_requests_total{route=\"/feeds/{file}\",status=\"200\"} 2",
+            "tidings_feed_consecutive_failures{feed=\"http://a.example/\\\"rss\\\"\"} 2",
+            "tidings_topic_entries{topic=\"rc\"} 7",
+            "tidings_store_size_bytes 4096",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+}

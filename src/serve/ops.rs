@@ -1,0 +1,152 @@
+//! Operational endpoints for admins and monitoring: liveness (`/healthz`),
+//! readiness (`/readyz`), Prometheus metrics (`/metrics`), feed health as
+//! JSON (`/api/feeds`), and the middleware that counts every request.
+
+use super::AppState;
+use crate::metrics::Snapshot;
+use crate::topic::Tagger;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Per-topic entry counts need a scan of the store; they are recomputed at
+/// most this often.
+const TOPIC_COUNT_TTL: Duration = Duration::from_secs(300);
+
+/// Liveness: the process answers.
+pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let entries = state.store.entry_count();
+    format!("ok: {entries} entries\n")
+}
+
+/// Readiness: the store answers and the scheduler is running.
+pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let mut problems = Vec::new();
+    if let Err(e) = state.store.check() {
+        problems.push(format!("store: {e}"));
+    }
+    if !state.health.scheduler_alive() {
+        problems.push("scheduler: not running".to_owned());
+    }
+    if problems.is_empty() {
+        "ready\n".into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", problems.join("; ")),
+        )
+            .into_response()
+    }
+}
+
+pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let app = Arc::clone(&state);
+    let snapshot = tokio::task::spawn_blocking(move || snapshot(&app)).await;
+    match snapshot {
+        Ok(Ok(snapshot)) => {
+            let mut response = state.metrics.render(&snapshot).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            response
+        }
+        Ok(Err(e)) => {
+            tracing::error!("cannot read the store for /metrics: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "store error\n").into_response()
+        }
+        Err(e) => {
+            tracing::error!("metrics task failed: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
+}
+
+fn snapshot(state: &AppState) -> Result<Snapshot, crate::store::StoreError> {
+    let feeds = state.store.feed_states()?;
+    Ok(Snapshot {
+        topic_entries: topic_counts(state, &feeds)?,
+        entries: state.store.entry_count() as u64,
+        store_bytes: state.store.size_on_disk()?,
+        feeds,
+    })
+}
+
+/// Entries per topic, from a cache no older than [`TOPIC_COUNT_TTL`] (and
+/// recomputed early when the catalog changes).
+fn topic_counts(
+    state: &AppState,
+    feeds: &[crate::model::FeedState],
+) -> Result<Vec<(String, u64)>, crate::store::StoreError> {
+    let catalog = state.catalog();
+    {
+        let cached = state.topic_counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, catalog_at, counts)) = cached.as_ref() {
+            if at.elapsed() < TOPIC_COUNT_TTL && Arc::ptr_eq(catalog_at, &catalog) {
+                return Ok(counts.clone());
+            }
+        }
+    }
+    let tagger = Tagger::new(&catalog.topics, feeds, &catalog.feed_titles);
+    let mut counts = vec![0u64; catalog.topics.len()];
+    state.store.newest(usize::MAX, |e| {
+        let doc = tagger.document(e);
+        for (count, topic) in counts.iter_mut().zip(&catalog.topics) {
+            if topic.matches(&doc) {
+                *count += 1;
+            }
+        }
+        false
+    })?;
+    let counts: Vec<(String, u64)> = catalog
+        .topics
+        .iter()
+        .map(|t| t.slug.clone())
+        .zip(counts)
+        .collect();
+    *state.topic_counts.lock().unwrap_or_else(|p| p.into_inner()) =
+        Some((Instant::now(), Arc::clone(&catalog), counts.clone()));
+    Ok(counts)
+}
+
+/// Every feed's health as JSON (what `tidings feeds` shows).
+pub(super) async fn feed_reports(State(state): State<Arc<AppState>>) -> Response {
+    let catalog = state.catalog();
+    let store = Arc::clone(&state.store);
+    let states = tokio::task::spawn_blocking(move || store.feed_states()).await;
+    match states {
+        Ok(Ok(states)) => {
+            axum::Json(crate::status::reports(&catalog.feeds, states)).into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::error!("cannot read feed states: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "store error\n").into_response()
+        }
+        Err(e) => {
+            tracing::error!("feed state task failed: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
+}
+
+/// Counts each request by route template (never the raw path, which would
+/// let clients create unbounded label values) and status.
+pub(super) async fn count_requests(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .record_http(&route, response.status().as_u16());
+    response
+}

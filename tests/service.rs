@@ -1,0 +1,395 @@
+//! tidings as a system service: systemd notifications and watchdog, config
+//! reload under load, shutdown during polling, metrics and readiness, and
+//! the unit files themselves.
+
+mod support;
+
+use std::collections::HashMap;
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use support::*;
+
+const RSS: &str = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>http://t.example/</link><description>d</description>
+<item><guid>1</guid><title>Putin and Xi meet</title><link>http://t.example/1</link></item>
+<item><guid>2</guid><title>Weather in Lima</title><link>http://t.example/2</link></item></channel></rss>"#;
+
+fn rss(prefix: &str) -> Vec<u8> {
+    RSS.replace("<guid>", &format!("<guid>{prefix}"))
+        .into_bytes()
+}
+
+/// Collects sd_notify datagrams sent to a socket in a temp dir.
+struct FakeSystemd {
+    _dir: tempfile::TempDir,
+    path: String,
+    socket: UnixDatagram,
+    received: Vec<String>,
+}
+
+impl FakeSystemd {
+    fn new() -> FakeSystemd {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("notify.sock");
+        let socket = UnixDatagram::bind(&path).expect("bind notify socket");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        FakeSystemd {
+            path: path.to_string_lossy().into_owned(),
+            _dir: dir,
+            socket,
+            received: Vec::new(),
+        }
+    }
+
+    /// Reads datagrams until one contains `needle` (up to 30 s).
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(found) = self.received.iter().find(|m| m.contains(needle)) {
+                return found.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} among {:?}",
+                self.received
+            );
+            if let Ok(n) = self.socket.recv(&mut buf) {
+                self.received
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn systemd_is_told_ready_status_reloading_and_stopping_and_gets_watchdog_pings() {
+    let up = Upstream::start().await;
+    up.set("a.xml", rss("a"));
+    let setup = Setup::new(&[up.url("a.xml")], "");
+    let mut systemd = FakeSystemd::new();
+    let daemon = setup.start_daemon_with_env(&[
+        ("NOTIFY_SOCKET", &systemd.path),
+        ("WATCHDOG_USEC", "400000"),
+    ]);
+    let ready = systemd.wait_for("READY=1");
+    assert!(
+        ready.contains("STATUS=") && ready.contains("entries"),
+        "{ready}"
+    );
+    // Pings come every WATCHDOG_USEC / 2 while the scheduler runs.
+    systemd.wait_for("WATCHDOG=1");
+    let pings_before = systemd
+        .received
+        .iter()
+        .filter(|m| *m == "WATCHDOG=1")
+        .count();
+    std::thread::sleep(Duration::from_millis(700));
+    systemd.wait_for("WATCHDOG=1");
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = systemd.socket.recv(&mut buf) {
+        systemd
+            .received
+            .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let pings = systemd
+        .received
+        .iter()
+        .filter(|m| *m == "WATCHDOG=1")
+        .count();
+    assert!(
+        pings >= pings_before + 2,
+        "{pings} pings: {:?}",
+        systemd.received
+    );
+
+    daemon.signal("HUP");
+    systemd.wait_for("RELOADING=1");
+    systemd.received.clear();
+    let ready_again = systemd.wait_for("READY=1");
+    assert!(ready_again.contains("1 feeds ok"), "{ready_again}");
+    daemon.stop();
+    systemd.wait_for("STOPPING=1");
+}
+
+/// Many readers keep fetching while the config is reloaded twice (valid,
+/// then invalid): no request fails, the valid change applies at once, the
+/// invalid one is rejected and the old config keeps running.
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_applies_a_valid_config_and_rejects_an_invalid_one_without_dropping_requests() {
+    let up = Upstream::start().await;
+    up.set("old.xml", rss("old"));
+    up.set("new.xml", rss("new"));
+    let setup = Setup::new(&[up.url("old.xml")], "");
+    let config = setup
+        .config_text()
+        .replace("interval = \"1h\"", "interval = \"1s\"");
+    setup.write_config(&config);
+    let daemon = setup.start_daemon();
+    daemon.wait_for_entries(2).await;
+
+    let base = daemon.base.clone();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut readers = Vec::new();
+    tidings::fetch::install_crypto_provider();
+    for _ in 0..4 {
+        let (base, stop, ok, failed) = (
+            base.clone(),
+            Arc::clone(&stop),
+            Arc::clone(&ok),
+            Arc::clone(&failed),
+        );
+        readers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            while !stop.load(Ordering::Relaxed) {
+                match client.get(format!("{base}/feeds/all.atom")).send().await {
+                    Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+
+    // Valid: swap the feed, add a topic.
+    let reloaded = config.replace("old.xml", "new.xml")
+        + "\n[[topic]]\nslug = \"summit\"\ntitle = \"Summits\"\nquery = \"putin AND xi\"\n";
+    setup.write_config(&reloaded);
+    daemon.signal("HUP");
+    daemon.wait_for_log("config reloaded").await;
+    let old_polls = up.seen_at("old.xml").len();
+    daemon.wait_for_entries(4).await;
+    let summit = daemon.get_text("/feeds/summit.atom").await;
+    assert_eq!(
+        parse_atom(&summit).entries.len(),
+        2,
+        "the new topic has its history at once:\n{summit}"
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        up.seen_at("old.xml").len() <= old_polls + 1,
+        "a removed feed stops being polled"
+    );
+    assert!(
+        up.seen_at("new.xml").len() >= 2,
+        "an added feed is polled on its interval"
+    );
+
+    // Invalid: rejected with its location; everything keeps working.
+    setup.write_config(&reloaded.replace("concurrency = 4", "concurrency = \"lots\""));
+    daemon.signal("HUP");
+    daemon.wait_for_log("config reload rejected").await;
+    assert!(
+        daemon.log().contains("tidings.toml:9:15"),
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(daemon.get("/feeds/summit.atom").await.status(), 200);
+
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.await.expect("reader");
+    }
+    assert!(ok.load(Ordering::Relaxed) > 50, "readers ran");
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "no request failed during reloads"
+    );
+
+    let metrics = daemon.get_text("/metrics").await;
+    assert!(
+        metrics.contains("tidings_config_reloads_total{outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tidings_config_reloads_total{outcome=\"rejected\"} 1"),
+        "{metrics}"
+    );
+    daemon.stop();
+}
+
+/// SIGTERM while polls are in flight: the daemon exits 0 within the
+/// deadline, keeps what it stored, and the next start picks up the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_polling_loses_nothing_and_the_next_start_continues() {
+    let up = Upstream::start().await;
+    up.set("fast.xml", rss("fast"));
+    let mut urls = vec![up.url("fast.xml")];
+    for i in 0..3 {
+        let path = format!("slow{i}.xml");
+        up.script(
+            &path,
+            vec![Reply::ok(rss(&format!("slow{i}"))).delay(Duration::from_secs(3))],
+        );
+        urls.push(up.url(&path));
+    }
+    let setup = Setup::new(&urls, "");
+    let daemon = setup.start_daemon();
+    daemon.wait_for_entries(2).await;
+    // The slow feeds are mid-request now.
+    let log = daemon.stop();
+    assert!(log.contains("store flushed"), "{log}");
+
+    let daemon = setup.start_daemon();
+    assert!(
+        daemon.wait_for_entries(2).await >= 2,
+        "nothing stored is lost"
+    );
+    // Polls cut short are not recorded as done: they run again now.
+    assert_eq!(daemon.wait_for_entries(8).await, 8);
+    let all = daemon.get_text("/feeds/all.atom").await;
+    assert_valid_atom(&all);
+    daemon.stop();
+}
+
+/// Parses the Prometheus text format strictly enough to catch mistakes:
+/// every sample belongs to a declared family, names and labels are well
+/// formed, values are numbers. Returns sample → value.
+fn parse_prometheus(text: &str) -> HashMap<String, f64> {
+    let mut types: HashMap<String, String> = HashMap::new();
+    let mut samples = HashMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let (name, kind) = (parts.next().expect("name"), parts.next().expect("kind"));
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            types.insert(name.to_owned(), kind.to_owned());
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}"));
+        let name = series.split('{').next().expect("name");
+        assert!(name.starts_with("tidings_"), "{line}");
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{line}"
+        );
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| {
+                name.strip_suffix(s)
+                    .filter(|f| types.get(*f).is_some_and(|t| t == "histogram"))
+            })
+            .unwrap_or(name);
+        assert!(
+            types.contains_key(family),
+            "sample before its # TYPE: {line}"
+        );
+        if let Some(labels) = series.strip_prefix(name) {
+            if !labels.is_empty() {
+                assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+                for pair in labels[1..labels.len() - 1].split("\",") {
+                    let (k, v) = pair
+                        .split_once("=\"")
+                        .unwrap_or_else(|| panic!("bad label in {line:?}"));
+                    assert!(
+                        k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                        "{line}"
+                    );
+                    assert!(!v.trim_end_matches('"').contains('\n'), "{line}");
+                }
+            }
+        }
+        assert!(
+            samples.insert(series.to_owned(), value).is_none(),
+            "duplicate series {series}"
+        );
+    }
+    samples
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_parse_and_count_what_happened_and_readyz_reports_ready() {
+    let up = Upstream::start().await;
+    up.set("a.xml", rss("a"));
+    up.script("down.xml", vec![Reply::status(503)]);
+    let setup = Setup::new(
+        &[up.url("a.xml"), up.url("down.xml")],
+        "[[topic]]\nslug = \"summit\"\nquery = \"putin AND xi\"\n",
+    );
+    let daemon = setup.start_daemon();
+    daemon.wait_for_entries(2).await;
+    daemon.wait_for_log("poll failed").await;
+    assert_eq!(daemon.get_text("/readyz").await, "ready\n");
+    for _ in 0..3 {
+        daemon.get_text("/feeds/summit.atom").await;
+    }
+    assert_eq!(daemon.get("/feeds/nope.atom").await.status(), 404);
+
+    let text = daemon.get_text("/metrics").await;
+    let m = parse_prometheus(&text);
+    let get = |series: &str| {
+        *m.get(series)
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert_eq!(get("tidings_polls_total{result=\"ok\",error=\"\"}"), 1.0);
+    assert_eq!(
+        get("tidings_polls_total{result=\"error\",error=\"http_5xx\"}"),
+        1.0
+    );
+    assert_eq!(get("tidings_entries_stored_total{change=\"new\"}"), 2.0);
+    assert_eq!(get("tidings_fetch_duration_seconds_count"), 2.0);
+    assert!(get("tidings_fetched_bytes_total") >= RSS.len() as f64);
+    assert_eq!(
+        get("tidings_http_requests_total{route=\"/feeds/{file}\",status=\"200\"}"),
+        3.0
+    );
+    assert_eq!(
+        get("tidings_http_requests_total{route=\"/feeds/{file}\",status=\"404\"}"),
+        1.0
+    );
+    assert_eq!(
+        get(&format!(
+            "tidings_feed_consecutive_failures{{feed=\"{}\"}}",
+            up.url("down.xml")
+        )),
+        1.0
+    );
+    assert!(
+        get(&format!(
+            "tidings_feed_last_success_timestamp_seconds{{feed=\"{}\"}}",
+            up.url("a.xml")
+        )) > 1.7e9
+    );
+    assert_eq!(get("tidings_topic_entries{topic=\"summit\"}"), 1.0);
+    assert_eq!(get("tidings_store_entries"), 2.0);
+    assert!(get("tidings_store_size_bytes") > 0.0);
+    daemon.stop();
+}
+
+/// The shipped unit files pass `systemd-analyze verify` (with ExecStart
+/// pointed at the binary just built, since nothing is installed here).
+#[test]
+fn unit_files_pass_systemd_analyze_verify() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let units = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
+    for name in ["tidings.service", "tidings.socket"] {
+        let text = std::fs::read_to_string(units.join(name)).expect("unit file");
+        let text = text.replace("/usr/local/bin/tidings", env!("CARGO_BIN_EXE_tidings"));
+        std::fs::write(dir.path().join(name), text).expect("write unit");
+    }
+    let out = std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(dir.path().join("tidings.service"))
+        .arg(dir.path().join("tidings.socket"))
+        .output()
+        .expect("systemd-analyze must be installed (scripts/test installs it)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed:\n{stderr}"
+    );
+    let complaints: Vec<&str> = stderr.lines().filter(|l| l.contains("tidings")).collect();
+    assert!(complaints.is_empty(), "{complaints:?}");
+}
