@@ -13,9 +13,9 @@ pub mod atom;
 mod ops;
 
 use crate::config::{ALL_SLUG, Config, FeedConfig};
-use crate::model::{Entry, FeedId, FeedState};
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::model::{Entry, FeedId, FeedState};
 use crate::store::Store;
 use crate::topic::{Tagger, Topic};
 use atom::{FeedHead, SourceInfo, TopicTag};
@@ -357,4 +357,3 @@ fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
 fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "no such feed\n").into_response()
 }
-
