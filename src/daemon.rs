@@ -19,7 +19,7 @@ use crate::schedule;
 use crate::serve::{self, AppState, Catalog};
 use crate::service::{self, Notifier};
 use crate::status::FeedReport;
-use crate::store::Store;
+use crate::store::{BackupSummary, Store};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -201,6 +201,51 @@ async fn keep_systemd_informed(
             last_status = std::time::Instant::now();
         }
     }
+}
+
+/// `tidings backup PATH`: a consistent snapshot of the store. The store
+/// must not be in use: a running daemon holds it.
+pub async fn backup(config: &Config, path: &std::path::Path) -> anyhow::Result<BackupSummary> {
+    let store = open_store(config).await.map_err(|e| {
+        anyhow::anyhow!(
+            "{e:#}\n(is the daemon running? stop it first, e.g. `systemctl stop tidings`)"
+        )
+    })?;
+    let path = path.to_owned();
+    let summary = tokio::task::spawn_blocking(move || store.backup(&path)).await??;
+    Ok(summary)
+}
+
+/// `tidings restore PATH`: restores a backup as the configured store. An
+/// existing store is only replaced with `force`, and then kept beside it
+/// (renamed, never deleted).
+pub async fn restore(
+    config: &Config,
+    path: &std::path::Path,
+    force: bool,
+) -> anyhow::Result<BackupSummary> {
+    let target = config.storage.path.clone();
+    let occupied = std::fs::read_dir(&target).is_ok_and(|mut d| d.next().is_some());
+    if occupied {
+        if !force {
+            anyhow::bail!(
+                "the store at {} already holds data; restore into an empty location, or pass --force to set the current store aside",
+                target.display()
+            );
+        }
+        let aside = target.with_extension(format!(
+            "before-restore-{}",
+            Utc::now().format("%Y%m%dT%H%M%SZ")
+        ));
+        std::fs::rename(&target, &aside)
+            .with_context(|| format!("cannot move the current store to {}", aside.display()))?;
+        tracing::warn!("the previous store was moved to {}", aside.display());
+        eprintln!("the previous store was moved to {}", aside.display());
+    }
+    let (backup, cache) = (path.to_owned(), config.storage.cache_bytes);
+    let summary =
+        tokio::task::spawn_blocking(move || Store::restore(&backup, &target, cache)).await??;
+    Ok(summary)
 }
 
 /// `tidings poll --once`: polls every feed now, `concurrency` at a time,

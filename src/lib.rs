@@ -33,6 +33,7 @@ pub mod dedup;
 pub mod fetch;
 pub mod health;
 pub mod inspect;
+pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod normalize;

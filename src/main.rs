@@ -2,7 +2,6 @@
 //! everything else lives in the library.
 
 use clap::{Parser, Subcommand};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tidings::config::{Config, DEFAULT_CONFIG_PATH};
@@ -15,6 +14,10 @@ struct Cli {
     /// The config file.
     #[arg(long, short, global = true, env = "TIDINGS_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
     config: PathBuf,
+    /// Log format: text, json, journal (syslog priority prefixes), or auto
+    /// (journal when stderr is the systemd journal, else text).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    log_format: tidings::logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -33,6 +36,16 @@ enum Command {
     CheckConfig,
     /// Show every feed's health: status, last success and error, next poll.
     Feeds,
+    /// Write a consistent snapshot of the store to PATH (the daemon must be
+    /// stopped: it holds the store).
+    Backup { path: PathBuf },
+    /// Restore a backup as the configured store.
+    Restore {
+        path: PathBuf,
+        /// Replace an existing store (it is moved aside, not deleted).
+        #[arg(long)]
+        force: bool,
+    },
     /// Explain why a topic takes or leaves an entry: the terms found and
     /// where, the score, and the clause that decided.
     Explain {
@@ -66,7 +79,7 @@ fn main() -> ExitCode {
         Command::Run => "info",
         _ => "error",
     };
-    init_logging(default_level);
+    tidings::logging::init(default_level, cli.log_format);
 
     let config = match Config::load(&cli.config) {
         Ok(config) => config,
@@ -107,6 +120,27 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run => daemon::run(config).await,
             Command::Poll { .. } => poll_once(&config).await,
+            Command::Backup { path } => {
+                let s = daemon::backup(&config, &path).await?;
+                println!(
+                    "backed up {} records from {} trees to {} ({} bytes)",
+                    s.records,
+                    s.trees,
+                    path.display(),
+                    s.bytes
+                );
+                Ok(())
+            }
+            Command::Restore { path, force } => {
+                let s = daemon::restore(&config, &path, force).await?;
+                println!(
+                    "restored {} records in {} trees into {}",
+                    s.records,
+                    s.trees,
+                    config.storage.path.display()
+                );
+                Ok(())
+            }
             Command::Feeds => {
                 let reports = daemon::feed_reports(&config).await?;
                 print!("{}", tidings::status::table(&reports, chrono::Utc::now()));
@@ -212,16 +246,4 @@ fn print_summary(config: &Config) {
     for topic in &config.topics {
         println!("    /feeds/{}.atom  {}", topic.slug, topic.title);
     }
-}
-
-fn init_logging(default_level: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("TIDINGS_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colors only on a terminal: journald and log files get plain text.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
 }

@@ -393,3 +393,110 @@ fn unit_files_pass_systemd_analyze_verify() {
     let complaints: Vec<&str> = stderr.lines().filter(|l| l.contains("tidings")).collect();
     assert!(complaints.is_empty(), "{complaints:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_and_restore_round_trip_through_the_cli() {
+    let up = Upstream::start().await;
+    let snapshots = replay_snapshots("theplakhovgroup-reading/moscowtimes");
+    up.set("a.xml", read(snapshots.last().expect("snapshots")));
+    let setup = Setup::new(&[up.url("a.xml")], "");
+    setup.poll_once();
+    let daemon = setup.start_daemon();
+    let before = daemon.get_text("/feeds/all.atom?limit=500").await;
+    let n = parse_atom(&before).entries.len();
+    assert!(n > 0);
+    // While the daemon holds the store, a backup says what to do.
+    let busy = setup.cli(&["backup", "/nonexistent/x"]);
+    assert!(!busy.status.success());
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("stop it first"));
+    daemon.stop();
+
+    let file = setup.dir.path().join("tidings.backup");
+    let file_arg = file.to_string_lossy().into_owned();
+    let out = setup.cli(&["backup", &file_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("backed up "));
+
+    // Restoring over a live store needs --force and keeps the old one.
+    let refused = setup.cli(&["restore", &file_arg]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+
+    // Restore into a second installation and serve the same feed from it.
+    let other = Setup::new(&[up.url("a.xml")], "");
+    let out = other.cli(&["restore", &file_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let daemon = other.start_daemon();
+    assert_eq!(daemon.wait_for_entries(n).await, n);
+    let after = daemon.get_text("/feeds/all.atom?limit=500").await;
+    let ids = |xml: &str| {
+        parse_atom(xml)
+            .entries
+            .into_iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&before), ids(&after), "same entries, same ids");
+    daemon.stop();
+
+    let forced = setup.cli(&["restore", "--force", &file_arg]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    let kept_aside = std::fs::read_dir(setup.dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("data.before-restore-")
+        });
+    assert!(kept_aside, "the replaced store is kept");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_as_json_or_with_journal_priorities() {
+    let up = Upstream::start().await;
+    up.script("down.xml", vec![Reply::status(500)]);
+    let setup = Setup::new(&[up.url("down.xml")], "");
+    fn json_line(line: &str) -> bool {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        v["level"].is_string() && v["fields"]["message"].is_string()
+    }
+    fn journal_line(line: &str) -> bool {
+        (line.starts_with("<6>") && line.contains("INFO"))
+            || (line.starts_with("<4>") && line.contains("WARN"))
+    }
+    let formats: [(&str, fn(&str) -> bool); 2] = [("json", json_line), ("journal", journal_line)];
+    for (format, check) in formats {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(["run", "--log-format", format, "--config"])
+            .arg(&setup.config)
+            .env("TIDINGS_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        let mut seen_warn = false;
+        for _ in 0..2 {
+            let line = lines.next().expect("a log line").expect("utf-8");
+            assert!(check(&line), "{format}: {line}");
+            seen_warn |= line.contains("WARN");
+        }
+        assert!(seen_warn, "the failing feed's warning was logged");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -15,6 +15,7 @@
 //! All calls are synchronous and fast for point operations; callers run
 //! scans ([`Store::newest`]) and whole-fetch writes on a blocking thread.
 
+mod backup;
 mod codec;
 mod keys;
 
@@ -24,6 +25,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use backup::{BackupError, BackupSummary};
 pub use codec::CodecError;
 
 /// Bumped whenever the on-disk layout changes; `open` migrates or refuses.
