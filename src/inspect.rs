@@ -128,6 +128,25 @@ pub fn test_topic(
     Ok(out)
 }
 
+/// `tidings eval-topic --topic SLUG FILE.tsv`: precision and recall on a
+/// labelled set (see `topic::eval`), and every item the topic gets wrong.
+pub fn eval_topic(config: &Config, slug: &str, path: &std::path::Path) -> anyhow::Result<String> {
+    let topic = topic(config, slug)?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let items =
+        crate::topic::eval::read_tsv(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let report = crate::topic::eval::evaluate(topic, &items);
+    let mut out = format!("{slug}: {report}\n");
+    for (id, score, title) in &report.false_positive_items {
+        let _ = writeln!(out, "  false positive  {id}  score {score:>5.1}  {title}");
+    }
+    for (id, score, title) in &report.false_negative_items {
+        let _ = writeln!(out, "  false negative  {id}  score {score:>5.1}  {title}");
+    }
+    Ok(out)
+}
+
 fn config_titles(config: &Config) -> HashMap<crate::model::FeedId, String> {
     config
         .feeds

@@ -71,6 +71,16 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Measure a topic on labelled items (a TSV with id, label, title,
+    /// summary; label 2 = relevant, 0 = not, 1 = ignored): precision,
+    /// recall and every mistake.
+    EvalTopic {
+        /// The topic's slug.
+        #[arg(long)]
+        topic: String,
+        /// The labelled TSV, e.g. ../shared/topics/russia-china/dev.tsv.
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -146,7 +156,10 @@ fn main() -> ExitCode {
                 print!("{}", tidings::status::table(&reports, chrono::Utc::now()));
                 Ok(())
             }
-            Command::CheckConfig | Command::Explain { .. } | Command::TestTopic { .. } => Ok(()),
+            Command::CheckConfig
+            | Command::Explain { .. }
+            | Command::TestTopic { .. }
+            | Command::EvalTopic { .. } => Ok(()),
         }
     });
     match result {
@@ -196,7 +209,7 @@ async fn poll_once(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `explain` or `test-topic`; `None` for other commands.
+/// Runs `explain`, `test-topic` or `eval-topic`; `None` for other commands.
 fn topic_tool(command: &Command, config: &Config) -> Option<anyhow::Result<String>> {
     use tidings::inspect;
     Some(match command {
@@ -214,6 +227,7 @@ fn topic_tool(command: &Command, config: &Config) -> Option<anyhow::Result<Strin
             .and_then(|store| inspect::explain_entry(config, &store, topic, id)),
         Command::TestTopic { topic, limit } => inspect::open_store(config)
             .and_then(|store| inspect::test_topic(config, &store, topic, *limit)),
+        Command::EvalTopic { topic, file } => inspect::eval_topic(config, topic, file),
         _ => return None,
     })
 }

@@ -8,7 +8,7 @@
 use super::lang::{Language, resolve_language};
 use super::stem::stem;
 use super::term::WordPattern;
-use super::text::for_each_word;
+use super::text::for_each_word_at;
 use crate::model::{Entry, FeedId};
 use crate::normalize::text::html_to_text;
 use std::fmt;
@@ -131,10 +131,8 @@ impl Builder {
     fn add(&mut self, field: Field, text: &str) {
         let segment = self.segments.len() as u32;
         self.segments.push(field);
-        let mut index = 0u32;
-        for_each_word(text, |w| {
+        for_each_word_at(text, |w, index| {
             self.occurrences.push((w.into(), Pos { segment, index }));
-            index = index.saturating_add(1);
         });
     }
 

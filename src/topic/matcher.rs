@@ -35,9 +35,12 @@ pub struct Span {
 
 impl Span {
     /// Words strictly between two spans of one segment; `None` when they
-    /// are in different segments or overlap (a word is not near itself).
+    /// are in different segments or the same span (a word is not near
+    /// itself). Overlapping spans are adjacent: "Russia, the U.S. and
+    /// China" has `u s` inside the stretch `russia … china`, as near it as
+    /// can be.
     fn gap(&self, other: &Span) -> Option<u32> {
-        if self.segment != other.segment {
+        if self.segment != other.segment || self == other {
             return None;
         }
         if self.end < other.start {
@@ -45,7 +48,7 @@ impl Span {
         } else if other.end < self.start {
             Some(self.start - other.end - 1)
         } else {
-            None
+            Some(0)
         }
     }
 }
@@ -314,6 +317,11 @@ mod tests {
             "title:(@russia NEAR/3 @china)",
             "Путин и Си Цзиньпин"
         ));
+        // A match inside the other side's stretch is near it.
+        let listed = "(@russia NEAR/5 @china) NEAR/2 (us OR \"u s\")";
+        assert!(matches(listed, "Russia, the U.S. and China"));
+        assert!(matches(listed, "Russia, China and the US"));
+        assert!(!matches(listed, "Russia and China disagree with the US"));
     }
 
     #[test]

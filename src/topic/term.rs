@@ -3,7 +3,7 @@
 //! quotes) or as a prefix (`word*`).
 
 use super::stem::{RussianBases, stem};
-use super::text::{fold, for_each_word};
+use super::text::for_each_word;
 use std::fmt;
 
 /// How one word of a term matches the words of a document.
@@ -50,20 +50,30 @@ pub struct Term {
 
 impl Term {
     /// A term as written outside quotes: each word matches any of its
-    /// forms, and a chunk ending in `*` is a prefix of one word. Several
-    /// words (`xi-jinping`, or `xi jinping` in an alias list) are a phrase.
+    /// forms, and a word ending in `*` is a prefix. Several words
+    /// (`xi-jinping`, or `xi jinping` in an alias list) are a phrase.
     pub fn unquoted(text: &str) -> Result<Term, String> {
         let mut words = Vec::new();
         for chunk in text.split_whitespace() {
             match chunk.strip_suffix('*') {
+                // `*` makes the last word a prefix: `российско-китайск*`.
                 Some(prefix) => {
-                    let folded = super::text::words(prefix);
-                    if prefix.contains('*') || folded.len() != 1 {
-                        return Err(format!(
-                            "`{chunk}`: `*` makes a prefix of one word and goes at its end, e.g. `china*`"
-                        ));
+                    let mut folded = super::text::words(prefix);
+                    let last = folded.pop();
+                    match last {
+                        Some(last)
+                            if !prefix.contains('*')
+                                && prefix.ends_with(|c: char| c.is_alphanumeric()) =>
+                        {
+                            words.extend(folded.iter().map(|w| WordPattern::forms(w)));
+                            words.push(WordPattern::Prefix(last.into()));
+                        }
+                        _ => {
+                            return Err(format!(
+                                "`{chunk}`: `*` goes right after the letters of a word, e.g. `china*`"
+                            ));
+                        }
                     }
-                    words.push(WordPattern::Prefix(fold(prefix).into()));
                 }
                 None if chunk.contains('*') => {
                     return Err(format!(
@@ -135,6 +145,9 @@ mod tests {
         assert_eq!(p.words, [WordPattern::Prefix("китай".into())]);
         let phrase = Term::unquoted("power of sib*").unwrap();
         assert_eq!(phrase.to_string(), "power of sib*");
+        let compound = Term::unquoted("Российско-китайск*").unwrap();
+        assert_eq!(compound.to_string(), "российско китайск*");
+        assert!(matches!(compound.words[1], WordPattern::Prefix(_)));
     }
 
     #[test]
@@ -158,8 +171,9 @@ mod tests {
                 .unwrap_err()
                 .contains("end of a word")
         );
-        assert!(Term::unquoted("xi-jin*").unwrap_err().contains("one word"));
-        assert!(Term::unquoted("*").unwrap_err().contains("one word"));
+        assert!(Term::unquoted("xi-*").unwrap_err().contains("right after"));
+        assert!(Term::unquoted("*").unwrap_err().contains("right after"));
+        assert!(Term::unquoted("a**").unwrap_err().contains("right after"));
         assert!(Term::unquoted("---").unwrap_err().contains("no letters"));
         assert!(Term::alias_item("\"open").unwrap_err().contains("quote"));
         assert!(Term::alias_item("\"\"").unwrap_err().contains("no letters"));

@@ -14,13 +14,30 @@ use unicode_normalization::char::decompose_compatible;
 /// separates words (`Xi-Jinping` is two words). An English possessive is
 /// dropped rather than left as a stray `s` word, so `China's` is `china`.
 pub fn for_each_word(text: &str, mut each: impl FnMut(&str)) {
+    for_each_word_at(text, |word, _| each(word));
+}
+
+/// Like [`for_each_word`], with each word's position. Positions count
+/// words, and a break between words — a comma, colon, semicolon, dash,
+/// bracket or sentence end — counts as one more: in "Russia, China and
+/// Iran" the countries are as far apart as in "Russia and China", while
+/// "Russia-China" stays adjacent. So `NEAR/0` means truly adjacent, and a
+/// list reads as a list.
+pub fn for_each_word_at(text: &str, mut each: impl FnMut(&str, u32)) {
     let mut word = String::new();
+    let mut position = 0u32;
+    let mut pending_break = false;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         if is_word_char(c) {
+            if word.is_empty() && pending_break && position > 0 {
+                position = position.saturating_add(1);
+            }
+            pending_break = false;
             push_folded(c, &mut word);
             continue;
         }
+        let single_letter = word.chars().count() == 1;
         if is_apostrophe(c) && !word.is_empty() {
             let mut ahead = chars.clone();
             if matches!(ahead.next(), Some('s' | 'S')) && !ahead.next().is_some_and(is_word_char) {
@@ -28,12 +45,25 @@ pub fn for_each_word(text: &str, mut each: impl FnMut(&str)) {
             }
         }
         if !word.is_empty() {
-            each(&word);
+            each(&word, position);
+            position = position.saturating_add(1);
             word.clear();
         }
+        pending_break |= is_break(c, single_letter, chars.peek().copied());
     }
     if !word.is_empty() {
-        each(&word);
+        each(&word, position);
+    }
+}
+
+/// Whether `c` (after a word, followed by `next`) separates clauses rather
+/// than words. A full stop after a one-letter word is an abbreviation
+/// (`U.S.`), and one between letters is part of a name (`tass.com`).
+fn is_break(c: char, after_single_letter: bool, next: Option<char>) -> bool {
+    match c {
+        ',' | ';' | ':' | '!' | '?' | '…' | '—' | '–' | '(' | ')' | '[' | ']' | '|' => true,
+        '.' => !after_single_letter && next.is_none_or(char::is_whitespace),
+        _ => false,
     }
 }
 
@@ -137,6 +167,31 @@ mod tests {
             ["путин", "и", "си", "цзиньпин", "елка"]
         );
         assert!(words(" -- ").is_empty());
+    }
+
+    fn positions(text: &str) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        for_each_word_at(text, |w, p| out.push((w.to_owned(), p)));
+        out
+    }
+
+    #[test]
+    fn breaks_between_words_count_as_a_word_of_distance() {
+        let at = |text| {
+            positions(text)
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(at("Russia-China ties"), [0, 1, 2]);
+        assert_eq!(at("Russia, China and Iran"), [0, 2, 3, 4]);
+        assert_eq!(at("Russia and China"), [0, 1, 2]);
+        assert_eq!(at("Talks ended. Russia — China"), [0, 1, 3, 5]);
+        // Abbreviations and dotted names do not break.
+        assert_eq!(at("U.S. Offers"), [0, 1, 2]);
+        assert_eq!(at("tass.com news"), [0, 1, 2]);
+        // Several marks in a row are one break; a leading one is none.
+        assert_eq!(at(", Russia?! China"), [0, 2]);
     }
 
     #[test]
