@@ -478,7 +478,8 @@ async fn logs_as_json_or_with_journal_priorities() {
         (line.starts_with("<6>") && line.contains("INFO"))
             || (line.starts_with("<4>") && line.contains("WARN"))
     }
-    let formats: [(&str, fn(&str) -> bool); 2] = [("json", json_line), ("journal", journal_line)];
+    type LineCheck = fn(&str) -> bool;
+    let formats: [(&str, LineCheck); 2] = [("json", json_line), ("journal", journal_line)];
     for (format, check) in formats {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
             .args(["run", "--log-format", format, "--config"])
