@@ -2,6 +2,7 @@
 //! everything else lives in the library.
 
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tidings::config::{Config, DEFAULT_CONFIG_PATH};
@@ -179,6 +180,19 @@ async fn poll_once(config: &Config) -> anyhow::Result<()> {
         .map(|f| f.url.as_str().len())
         .max()
         .unwrap_or(0);
+    // A progress bar on a terminal; plain lines for scripts and logs.
+    let progress = std::io::stdout().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(config.feeds.len() as u64),
+            indicatif::ProgressDrawTarget::stdout(),
+        );
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} feeds  {elapsed}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    });
     let reports = daemon::poll_once(config, store.clone(), |r| {
         let status = match &r.outcome {
             PollOutcome::Failed(_) => "error",
@@ -186,9 +200,19 @@ async fn poll_once(config: &Config) -> anyhow::Result<()> {
             PollOutcome::Stored(c) if c.updated > 0 => "updated",
             _ => "unchanged",
         };
-        println!("{status:<9} {:<width$}  {}", r.url.as_str(), r.outcome);
+        let line = format!("{status:<9} {:<width$}  {}", r.url.as_str(), r.outcome);
+        match &progress {
+            Some(bar) => {
+                bar.println(line);
+                bar.inc(1);
+            }
+            None => println!("{line}"),
+        }
     })
     .await?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
     let (mut new, mut updated, mut failed) = (0, 0, 0);
     for r in &reports {
         match &r.outcome {
