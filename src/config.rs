@@ -44,6 +44,17 @@ pub struct ServerConfig {
     /// Public base URL for self links; when unset, links are built from the
     /// request's `Host` header.
     pub base_url: Option<Url>,
+    /// Who may read which feeds.
+    pub access: AccessConfig,
+}
+
+/// Access tokens. With none configured every feed is public.
+#[derive(Clone, Debug, Default)]
+pub struct AccessConfig {
+    /// `[server] tokens`: when set, every feed needs one of them.
+    pub global: Vec<String>,
+    /// `[[topic]] token`: that topic's feed needs it (or a global token).
+    pub per_topic: HashMap<String, String>,
 }
 
 #[derive(Clone, Debug)]
@@ -181,6 +192,7 @@ struct RawConfig {
 struct RawServer {
     listen: Option<Spanned<String>>,
     base_url: Option<Spanned<String>>,
+    tokens: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -223,6 +235,7 @@ struct RawTopic {
     feeds: Option<Vec<Spanned<String>>>,
     languages: Option<Vec<Spanned<String>>>,
     min_score: Option<Spanned<Score>>,
+    token: Option<Spanned<String>>,
 }
 
 /// A `min_score`: TOML writes `4` and `4.5` as different types.
@@ -453,6 +466,10 @@ fn validate(
         })?;
     }
 
+    let mut access = AccessConfig::default();
+    for token in raw.server.tokens.iter().flatten() {
+        access.global.push(valid_token(&v, token)?);
+    }
     let mut topics: Vec<Topic> = Vec::with_capacity(raw.topics.len());
     let mut seen_slugs: HashMap<String, usize> = HashMap::new();
     for topic in raw.topics {
@@ -534,6 +551,11 @@ fn validate(
             }
             m => m.as_ref().map(|m| m.get_ref().0),
         };
+        if let Some(token) = &topic.token {
+            access
+                .per_topic
+                .insert(slug.clone(), valid_token(&v, token)?);
+        }
         topics.push(Topic {
             title: topic.title.unwrap_or_else(|| slug.clone()),
             slug: topic.slug.into_inner(),
@@ -547,7 +569,11 @@ fn validate(
 
     Ok(Config {
         path: path.to_owned(),
-        server: ServerConfig { listen, base_url },
+        server: ServerConfig {
+            listen,
+            base_url,
+            access,
+        },
         storage: StorageConfig {
             path: storage_path,
             cache_bytes: cache_mb.saturating_mul(1024 * 1024),
@@ -556,6 +582,23 @@ fn validate(
         feeds,
         topics,
     })
+}
+
+/// Tokens travel in URLs and headers: long enough to resist guessing, and
+/// only characters that need no escaping.
+fn valid_token(v: &Validator<'_>, token: &Spanned<String>) -> Result<String, ConfigError> {
+    let t = token.get_ref();
+    if t.len() < 16
+        || !t
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c))
+    {
+        return Err(v.error(
+            token,
+            "a token must be at least 16 characters of A-Z, a-z, 0-9, '-', '_', '.', '~' (e.g. from `openssl rand -hex 16`)",
+        ));
+    }
+    Ok(t.clone())
 }
 
 fn parse_http_url(text: &str) -> Result<Url, String> {

@@ -1,95 +1,58 @@
-//! Atom 1.0 (RFC 4287) rendering of a list of stored entries.
+//! Atom 1.0 (RFC 4287) rendering of a [`FeedView`], with RFC 5005 paging
+//! links (`next` / `prev-archive` to the older page, `current` and
+//! `fh:archive` on archive pages).
 //!
 //! Written by hand into one `String`: the format is small, and owning the
 //! writer means every text and attribute goes through one escaping function
 //! that also drops characters XML 1.0 forbids.
 
-use crate::model::{Entry, EntryId, FeedId};
+use super::view::{EntryView, FeedView};
 use crate::normalize::text::is_xml_char;
 use chrono::{DateTime, SecondsFormat, Utc};
-use std::collections::HashMap;
 use std::fmt::Write;
 
-/// The served feed's own metadata.
-pub struct FeedHead<'a> {
-    /// A stable IRI (does not depend on the host name it is served under).
-    pub id: &'a str,
-    pub title: &'a str,
-    pub subtitle: Option<&'a str>,
-    /// The URL this document is served at.
-    pub self_url: &'a str,
-    /// A web page for humans.
-    pub alternate_url: &'a str,
-    /// The `scheme` of the categories that name matched topics.
-    pub topic_scheme: &'a str,
-}
-
-/// A topic an entry matched, written as a `<category>` of the entry.
-pub struct TopicTag {
-    pub slug: String,
-    pub title: String,
-}
-
-/// The outlet an entry came from, for `<source>` and as author fallback.
-pub struct SourceInfo {
-    pub title: String,
-    pub feed_url: String,
-    pub site_link: Option<String>,
-}
-
 /// Renders a complete Atom document.
-pub fn render(
-    head: &FeedHead<'_>,
-    entries: &[Entry],
-    sources: &HashMap<FeedId, SourceInfo>,
-    topics: &HashMap<EntryId, Vec<TopicTag>>,
-) -> String {
-    let mut out = String::with_capacity(1024 + entries.len() * 2048);
+pub fn render(view: &FeedView) -> String {
+    let mut out = String::with_capacity(1024 + view.entries.len() * 2048);
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-    out.push_str("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
-    element(&mut out, 1, "id", head.id);
-    element(&mut out, 1, "title", head.title);
-    if let Some(subtitle) = head.subtitle {
-        element(&mut out, 1, "subtitle", subtitle);
+    out.push_str(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\" xmlns:fh=\"http://purl.org/syndication/history/1.0\">\n",
+    );
+    element(&mut out, 1, "id", &view.id);
+    element(&mut out, 1, "title", &view.title);
+    element(&mut out, 1, "subtitle", &view.subtitle);
+    element(&mut out, 1, "updated", &rfc3339(view.updated));
+    link(&mut out, 1, "self", "application/atom+xml", &view.self_url);
+    link(&mut out, 1, "alternate", "text/html", &view.home_url);
+    if view.is_archive {
+        out.push_str("  <fh:archive/>\n");
+        link(
+            &mut out,
+            1,
+            "current",
+            "application/atom+xml",
+            &view.current_url,
+        );
     }
-    // The feed changes when its newest change does; an empty feed has no
-    // meaningful time, so it reports the epoch rather than "now" (which
-    // would change on every request).
-    let updated = entries
-        .iter()
-        .map(|e| e.updated)
-        .max()
-        .unwrap_or(DateTime::UNIX_EPOCH);
-    element(&mut out, 1, "updated", &rfc3339(updated));
-    link(&mut out, 1, "self", "application/atom+xml", head.self_url);
-    link(&mut out, 1, "alternate", "text/html", head.alternate_url);
+    if let Some(next) = &view.next_url {
+        link(&mut out, 1, "next", "application/atom+xml", next);
+        link(&mut out, 1, "prev-archive", "application/atom+xml", next);
+    }
     let _ = writeln!(
         out,
         "  <generator uri=\"{}\" version=\"{}\">tidings</generator>",
         escape(env!("CARGO_PKG_REPOSITORY")),
         env!("CARGO_PKG_VERSION")
     );
-    for entry in entries {
-        let tags = topics.get(&entry.id).map_or(&[][..], Vec::as_slice);
-        render_entry(
-            &mut out,
-            entry,
-            sources.get(&entry.feed),
-            tags,
-            head.topic_scheme,
-        );
+    for entry in &view.entries {
+        render_entry(&mut out, entry, &view.topic_scheme);
     }
     out.push_str("</feed>\n");
     out
 }
 
-fn render_entry(
-    out: &mut String,
-    entry: &Entry,
-    source: Option<&SourceInfo>,
-    topics: &[TopicTag],
-    topic_scheme: &str,
-) {
+fn render_entry(out: &mut String, view: &EntryView, topic_scheme: &str) {
+    let entry = &view.entry;
     out.push_str("  <entry>\n");
     element(out, 2, "id", &entry.id.urn());
     element(out, 2, "title", &entry.title);
@@ -102,7 +65,7 @@ fn render_entry(
     }
     if entry.authors.is_empty() {
         // Atom requires an author; the outlet is the honest fallback.
-        let name = source.map_or("unknown", |s| s.title.as_str());
+        let name = view.source.as_ref().map_or("unknown", |s| s.title.as_str());
         let _ = writeln!(out, "    <author><name>{}</name></author>", escape(name));
     }
     for author in &entry.authors {
@@ -111,7 +74,7 @@ fn render_entry(
     for category in &entry.categories {
         let _ = writeln!(out, "    <category term=\"{}\"/>", escape(category));
     }
-    for topic in topics {
+    for topic in &view.topics {
         let _ = writeln!(
             out,
             "    <category term=\"{}\" scheme=\"{}\" label=\"{}\"/>",
@@ -120,22 +83,21 @@ fn render_entry(
             escape(&topic.title)
         );
     }
-    if let Some(summary) = &entry.summary {
+    if let Some(summary) = &view.summary {
         html_element(out, "summary", summary);
     }
-    match (&entry.content, &entry.link) {
+    match (&view.content, &entry.link) {
         (Some(content), _) => html_element(out, "content", content),
         // An entry with neither content nor an alternate link must carry
         // content (RFC 4287 §4.1.1.1).
-        (None, None) => element(
+        (None, None) => html_element(
             out,
-            2,
             "content",
-            entry.summary.as_deref().unwrap_or(&entry.title),
+            view.summary.as_deref().unwrap_or(&entry.title),
         ),
         (None, Some(_)) => {}
     }
-    if let Some(source) = source {
+    if let Some(source) = &view.source {
         out.push_str("    <source>\n");
         element(out, 3, "id", &source.feed_url);
         element(out, 3, "title", &source.title);
@@ -200,9 +162,11 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::model::EntryId;
+    use crate::model::{Entry, EntryId, FeedId};
+    use crate::serve::view::{SourceInfo, TopicTag};
+    use std::sync::Arc;
 
     #[test]
     fn escaping_is_complete() {
@@ -213,9 +177,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn renders_required_elements() {
-        let now = Utc::now();
+    pub(crate) fn sample_view() -> FeedView {
+        let now = crate::model::now();
         let entry = Entry {
             id: EntryId([1; 16]),
             feed: FeedId(9),
@@ -231,39 +194,50 @@ mod tests {
             first_seen: now,
             updated: now,
         };
-        let mut sources = HashMap::new();
-        sources.insert(
-            FeedId(9),
-            SourceInfo {
-                title: "Outlet".into(),
-                feed_url: "https://a.example/rss".into(),
-                site_link: None,
-            },
-        );
-        let head = FeedHead {
-            id: "urn:x",
-            title: "T",
-            subtitle: None,
-            self_url: "http://h/feeds/t.atom",
-            alternate_url: "http://h/",
-            topic_scheme: "http://h/topics",
-        };
-        let tags = HashMap::from([(
-            entry.id,
-            vec![TopicTag {
-                slug: "russia-china".into(),
-                title: "Russia & China".into(),
+        FeedView {
+            id: "urn:tidings:feed:t".into(),
+            title: "T".into(),
+            subtitle: "S".into(),
+            self_url: "http://h/feeds/t.atom?before=ab".into(),
+            current_url: "http://h/feeds/t.atom".into(),
+            next_url: Some("http://h/feeds/t.atom?before=cd".into()),
+            is_archive: true,
+            home_url: "http://h/".into(),
+            topic_scheme: "http://h/topics".into(),
+            updated: now,
+            entries: vec![EntryView {
+                summary: entry.summary.clone(),
+                content: None,
+                topics: vec![TopicTag {
+                    slug: "t".into(),
+                    title: "Topic".into(),
+                }],
+                source: Some(Arc::new(SourceInfo {
+                    title: "Outlet".into(),
+                    feed_url: "https://a.example/rss".into(),
+                    site_link: None,
+                })),
+                entry,
             }],
-        )]);
-        let xml = render(&head, &[entry], &sources, &tags);
-        assert!(xml.contains("<title>Putin &amp; Xi</title>"));
-        assert!(xml.contains("href=\"https://a.example/x?a=1&amp;b=2\""));
-        assert!(xml.contains("<summary type=\"html\">&lt;p&gt;Talks&lt;/p&gt;</summary>"));
-        assert!(xml.contains("<author><name>Outlet</name></author>"));
-        assert!(xml.contains("<source>"));
-        assert!(xml.contains("<id>urn:uuid:"));
-        assert!(xml.contains(
-            "<category term=\"russia-china\" scheme=\"http://h/topics\" label=\"Russia &amp; China\"/>"
-        ));
+        }
+    }
+
+    #[test]
+    fn renders_required_elements_and_paging_links() {
+        let xml = render(&sample_view());
+        for needle in [
+            "<title>Putin &amp; Xi</title>",
+            "href=\"https://a.example/x?a=1&amp;b=2\"",
+            "<summary type=\"html\">&lt;p&gt;Talks&lt;/p&gt;</summary>",
+            "<author><name>Outlet</name></author>",
+            "<source>",
+            "<id>urn:uuid:",
+            "<fh:archive/>",
+            "<link rel=\"current\" type=\"application/atom+xml\" href=\"http://h/feeds/t.atom\"/>",
+            "<link rel=\"prev-archive\" type=\"application/atom+xml\" href=\"http://h/feeds/t.atom?before=cd\"/>",
+            "<category term=\"t\" scheme=\"http://h/topics\" label=\"Topic\"/>",
+        ] {
+            assert!(xml.contains(needle), "missing {needle} in {xml}");
+        }
     }
 }

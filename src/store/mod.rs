@@ -61,7 +61,7 @@ pub struct StoreCounts {
 
 /// A position in the newest-first order of entries (just after one
 /// entry), as used in archive page URLs. Opaque to clients.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Cursor([u8; keys::TIME_KEY_LEN]);
 
 impl Cursor {

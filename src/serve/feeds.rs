@@ -1,0 +1,193 @@
+//! `GET /feeds/{slug}.{atom,json,rss}`: one page of a served feed.
+//!
+//! Order of work: resolve the slug and format (404), check access (401),
+//! read the page from the render cache or build and render it on a
+//! blocking thread, then answer conditionally: `If-None-Match` (or, without
+//! it, `If-Modified-Since`) gets `304 Not Modified` with no body.
+
+use super::view::{self, Format, PageRequest};
+use super::{AppState, DEFAULT_LIMIT, MAX_LIMIT, Rendered, access, atom, base_url, jsonfeed, rss};
+use crate::config::ALL_SLUG;
+use crate::store::Cursor;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+pub(super) struct FeedParams {
+    limit: Option<usize>,
+    before: Option<String>,
+    token: Option<String>,
+}
+
+pub(super) async fn feed(
+    State(state): State<Arc<AppState>>,
+    Path(file): Path<String>,
+    Query(params): Query<FeedParams>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((slug, format)) = Format::split(&file) else {
+        return (StatusCode::NOT_FOUND, "no such feed\n").into_response();
+    };
+    let catalog = state.catalog();
+    let topic = match slug {
+        ALL_SLUG => None,
+        _ => match catalog.topic(slug) {
+            Some(t) => Some(t.clone()),
+            None => return (StatusCode::NOT_FOUND, "no such feed\n").into_response(),
+        },
+    };
+    if !access::allowed(&catalog, slug, params.token.as_deref(), &headers) {
+        return access::unauthorized();
+    }
+    let before = match params.before.as_deref().map(Cursor::parse) {
+        None => None,
+        Some(Some(cursor)) => Some(cursor),
+        Some(None) => return (StatusCode::BAD_REQUEST, "bad `before` cursor\n").into_response(),
+    };
+    let request = PageRequest {
+        slug: slug.to_owned(),
+        format,
+        limit: params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+        before,
+        token: params.token.clone().filter(|_| catalog.is_private(slug)),
+    };
+    let base = base_url(&catalog, &headers);
+    let key = (request.clone(), base.to_string());
+    let generation = state.store.generation();
+
+    let doc = match state.cached(&key, generation) {
+        Some(doc) => doc,
+        None => {
+            let store = Arc::clone(&state.store);
+            let max_age = catalog.max_age;
+            let built = tokio::task::spawn_blocking(move || {
+                let view = view::build(&store, &catalog, topic.as_ref(), &request, &base)?;
+                let body = match request.format {
+                    Format::Atom => atom::render(&view),
+                    Format::Json => jsonfeed::render(&view),
+                    Format::Rss => rss::render(&view),
+                };
+                Ok::<_, crate::store::StoreError>((body, view.updated, max_age))
+            })
+            .await;
+            let (body, updated) = match built {
+                Ok(Ok((body, updated, _))) => (body, updated),
+                Ok(Err(e)) => {
+                    tracing::error!("cannot render feed {file}: {e}");
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "store error\n").into_response();
+                }
+                Err(e) => {
+                    tracing::error!("render task for {file} failed: {e}");
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
+                }
+            };
+            let doc = Rendered {
+                etag: etag_of(&body),
+                last_modified: http_date(updated),
+                content_type: format.content_type(),
+                body: Bytes::from(body),
+            };
+            state.remember(key, generation, doc.clone());
+            doc
+        }
+    };
+    respond(
+        &doc,
+        &headers,
+        state.catalog().max_age,
+        params.before.is_some(),
+    )
+}
+
+/// The response for a rendered document, `304` when the client has it.
+fn respond(
+    doc: &Rendered,
+    headers: &HeaderMap,
+    max_age: std::time::Duration,
+    archive: bool,
+) -> Response {
+    // RFC 9110 §13.1.3: If-None-Match wins; If-Modified-Since only counts
+    // without it.
+    let not_modified = match headers.get(header::IF_NONE_MATCH) {
+        Some(inm) => etag_matches(inm, &doc.etag),
+        None => headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+            .zip(
+                doc.last_modified
+                    .to_str()
+                    .ok()
+                    .and_then(|v| DateTime::parse_from_rfc2822(v).ok()),
+            )
+            .is_some_and(|(since, modified)| modified <= since),
+    };
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        doc.body.clone().into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(doc.content_type),
+    );
+    h.insert(header::ETAG, doc.etag.clone());
+    h.insert(header::LAST_MODIFIED, doc.last_modified.clone());
+    // Archive pages never change; the newest page changes at most as often
+    // as feeds are polled.
+    let cache = if archive {
+        "public, max-age=86400".to_owned()
+    } else {
+        format!("public, max-age={}", max_age.as_secs())
+    };
+    if let Ok(v) = HeaderValue::from_str(&cache) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Encoding, Authorization"),
+    );
+    response
+}
+
+fn etag_of(body: &str) -> HeaderValue {
+    let digest = Sha256::digest(body.as_bytes());
+    let tag = format!("\"{}\"", crate::model::hex(&digest[..12]));
+    HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+    let Ok(list) = if_none_match.to_str() else {
+        return false;
+    };
+    let ours = etag.to_str().unwrap_or_default();
+    list.split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == ours)
+}
+
+fn http_date(t: DateTime<Utc>) -> HeaderValue {
+    HeaderValue::from_str(&t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_match_lists_weak_forms_and_star() {
+        let ours = HeaderValue::from_static("\"abc\"");
+        for inm in ["\"abc\"", "W/\"abc\"", "\"x\", \"abc\"", "*"] {
+            assert!(etag_matches(&HeaderValue::from_static(inm), &ours), "{inm}");
+        }
+        assert!(!etag_matches(&HeaderValue::from_static("\"abd\""), &ours));
+    }
+}
