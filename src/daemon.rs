@@ -203,6 +203,24 @@ async fn keep_systemd_informed(
     }
 }
 
+/// `tidings export-opml`: the configured sources as OPML, with titles and
+/// web pages from the store when it can be read.
+pub async fn export_opml(config: &Config) -> String {
+    let states = match open_store(config).await {
+        Ok(store) => tokio::task::spawn_blocking(move || store.feed_states())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default(),
+        // A running daemon holds the store: titles come from the config.
+        Err(_) => Vec::new(),
+    };
+    crate::opml::render(
+        "tidings sources",
+        &crate::opml::source_outlines(&config.feeds, states),
+    )
+}
+
 /// `tidings backup PATH`: a consistent snapshot of the store. The store
 /// must not be in use: a running daemon holds it.
 pub async fn backup(config: &Config, path: &std::path::Path) -> anyhow::Result<BackupSummary> {

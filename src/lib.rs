@@ -28,6 +28,7 @@
 //! [`model`] holds the types every stage shares.
 
 pub mod config;
+pub mod config_edit;
 pub mod daemon;
 pub mod dedup;
 pub mod fetch;
@@ -37,6 +38,7 @@ pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod normalize;
+pub mod opml;
 pub mod poll;
 pub mod schedule;
 pub mod serve;

@@ -37,6 +37,11 @@ enum Command {
     CheckConfig,
     /// Show every feed's health: status, last success and error, next poll.
     Feeds,
+    /// Print the configured sources as OPML 2.0 (for another reader).
+    ExportOpml,
+    /// Add the feeds of an OPML export (from another reader) to the config,
+    /// keeping its comments and layout.
+    ImportOpml { file: PathBuf },
     /// Write a consistent snapshot of the store to PATH (the daemon must be
     /// stopped: it holds the store).
     Backup { path: PathBuf },
@@ -149,6 +154,30 @@ fn main() -> ExitCode {
                     s.records,
                     s.trees,
                     config.storage.path.display()
+                );
+                Ok(())
+            }
+            Command::ExportOpml => {
+                print!("{}", daemon::export_opml(&config).await);
+                Ok(())
+            }
+            Command::ImportOpml { file } => {
+                let text = std::fs::read(&file)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                let outlines = tidings::opml::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                let summary = tidings::config_edit::import_feeds(&config.path, &outlines)?;
+                for url in &summary.added {
+                    println!("added    {url}");
+                }
+                for url in &summary.rejected {
+                    println!("rejected {url} (not an http(s) URL)");
+                }
+                println!(
+                    "{} feeds added to {}, {} already there; reload the daemon to poll them (systemctl reload tidings)",
+                    summary.added.len(),
+                    config.path.display(),
+                    summary.skipped
                 );
                 Ok(())
             }

@@ -20,19 +20,23 @@ pub mod atom;
 mod feeds;
 mod jsonfeed;
 mod ops;
+mod page;
 mod rss;
 pub mod sanitize;
 pub mod view;
 
-use crate::config::{AccessConfig, Config, FeedConfig};
+use crate::config::{ALL_SLUG, AccessConfig, Config, FeedConfig};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::model::FeedId;
+use crate::opml::Outline;
 use crate::store::Store;
 use crate::topic::Topic;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -179,6 +183,9 @@ impl AppState {
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
+        .route("/", get(page::index))
+        .route("/opml", get(sources_opml))
+        .route("/topics.opml", get(topics_opml))
         .route("/feeds/{file}", get(feeds::feed))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -208,4 +215,50 @@ fn base_url(catalog: &Catalog, headers: &HeaderMap) -> Url {
         })
         .and_then(|h| Url::parse(&format!("http://{h}/")).ok())
         .unwrap_or_else(|| Url::parse("http://localhost/").expect("static URL parses"))
+}
+
+/// `GET /opml`: the sources tidings polls, for a reader to subscribe to
+/// them directly.
+async fn sources_opml(State(state): State<Arc<AppState>>) -> Response {
+    let catalog = state.catalog();
+    let store = Arc::clone(&state.store);
+    let states = tokio::task::spawn_blocking(move || store.feed_states())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let outlines = crate::opml::source_outlines(&catalog.feeds, states);
+    opml_response(crate::opml::render("tidings sources", &outlines))
+}
+
+/// `GET /topics.opml`: every public feed tidings serves, for one-click
+/// import into a reader.
+async fn topics_opml(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let catalog = state.catalog();
+    let base = base_url(&catalog, &headers);
+    let mut outlines: Vec<Outline> = catalog
+        .topics
+        .iter()
+        .filter(|t| !catalog.is_private(&t.slug))
+        .map(|t| (t.slug.as_str(), t.title.as_str()))
+        .chain((!catalog.is_private(ALL_SLUG)).then_some((ALL_SLUG, "All stories")))
+        .map(|(slug, title)| Outline {
+            title: title.to_owned(),
+            xml_url: base
+                .join(&format!("feeds/{slug}.atom"))
+                .map_or_else(|_| String::new(), String::from),
+            html_url: Some(base.to_string()),
+        })
+        .collect();
+    outlines.retain(|o| !o.xml_url.is_empty());
+    opml_response(crate::opml::render("tidings feeds", &outlines))
+}
+
+fn opml_response(body: String) -> Response {
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/x-opml; charset=utf-8"),
+    );
+    response
 }
