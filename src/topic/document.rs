@@ -5,10 +5,11 @@
 //! any number of topics; only the fields some topic reads are indexed
 //! (entry bodies are long, and most topics never look at them).
 
+use super::key::{KeyTable, hash_str};
 use super::lang::{Language, resolve_language};
-use super::stem::stem;
+use super::stem::{for_each_base, is_russian_ending, with_stem};
 use super::term::WordPattern;
-use super::text::for_each_word_at;
+use super::text::{Script, for_each_word_at};
 use crate::model::{Entry, FeedId};
 use crate::normalize::text::html_to_text;
 use std::fmt;
@@ -61,11 +62,23 @@ impl fmt::Display for Field {
     }
 }
 
-/// A set of fields, as a bit mask.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// A set of fields, as a bit mask; one more bit says whether the entry's
+/// language is needed (it may take a detector run to know).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct FieldSet(u8);
 
 impl FieldSet {
+    const LANGUAGE: u8 = 1 << 7;
+
+    /// Just the language.
+    pub fn language() -> FieldSet {
+        FieldSet(FieldSet::LANGUAGE)
+    }
+
+    pub fn has_language(self) -> bool {
+        self.0 & FieldSet::LANGUAGE != 0
+    }
+
     /// Where a term without a field prefix is looked for.
     pub const DEFAULT: FieldSet =
         FieldSet(1 << Field::Title as u8 | 1 << Field::Summary as u8 | 1 << Field::Category as u8);
@@ -102,63 +115,128 @@ pub struct Pos {
     pub index: u32,
 }
 
-/// One distinct word form of the document and where it occurs.
+/// One distinct word form of the document: where its text is in the
+/// document's arena, and where its positions are in the flat list.
 struct DocWord {
-    word: Box<str>,
-    positions: Vec<Pos>,
+    text: std::ops::Range<u32>,
+    stem: std::ops::Range<u32>,
+    positions: std::ops::Range<u32>,
 }
 
 /// An entry's words, indexed for matching.
 pub struct Document {
     /// The field of each segment.
     segments: Vec<Field>,
-    /// Distinct folded words, sorted: exact and prefix lookups.
+    /// Every distinct folded word and its stem, end to end.
+    arena: String,
+    /// Distinct words, sorted by text (a prefix is a range).
     words: Vec<DocWord>,
-    /// (stem, index into `words`), sorted by stem: lookups by form.
-    stems: Vec<(Box<str>, u32)>,
+    /// Positions of all words, grouped by word, each group sorted.
+    positions: Vec<Pos>,
+    /// Word ids by the hash of their stem, and of each of their bases.
+    stems: KeyTable,
+    bases: KeyTable,
+    /// Which scripts occur, so a term of another script is skipped at once.
+    latin: bool,
+    cyrillic: bool,
     feed: Option<FeedId>,
     language: Option<Language>,
 }
 
-/// Collects words and their positions while a document is built.
+/// One word occurrence while a document is built: its folded text in the
+/// builder's arena, the text's hash, and its position.
+struct Occurrence {
+    hash: u64,
+    text: std::ops::Range<u32>,
+    pos: Pos,
+}
+
+/// Collects word occurrences while a document is built. Everything goes
+/// into a few flat vectors: indexing an entry allocates a handful of
+/// times, not once per word.
 #[derive(Default)]
 struct Builder {
     segments: Vec<Field>,
-    occurrences: Vec<(Box<str>, Pos)>,
+    arena: String,
+    occurrences: Vec<Occurrence>,
 }
 
 impl Builder {
     fn add(&mut self, field: Field, text: &str) {
         let segment = self.segments.len() as u32;
         self.segments.push(field);
+        // Folding rarely lengthens text; words average over five bytes.
+        self.arena.reserve(text.len());
+        self.occurrences.reserve(text.len() / 6);
         for_each_word_at(text, |w, index| {
-            self.occurrences.push((w.into(), Pos { segment, index }));
+            let start = self.arena.len() as u32;
+            self.arena.push_str(w);
+            self.occurrences.push(Occurrence {
+                hash: hash_str(w),
+                text: start..self.arena.len() as u32,
+                pos: Pos { segment, index },
+            });
         });
     }
 
     fn finish(mut self, feed: Option<FeedId>, language: Option<Language>) -> Document {
-        // Stable: positions of one word stay in document order.
-        self.occurrences.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut words: Vec<DocWord> = Vec::new();
-        for (word, pos) in self.occurrences {
-            match words.last_mut() {
-                Some(last) if last.word == word => last.positions.push(pos),
-                _ => words.push(DocWord {
-                    word,
-                    positions: vec![pos],
-                }),
+        let arena = &self.arena;
+        let text = |r: &std::ops::Range<u32>| &arena[r.start as usize..r.end as usize];
+        // Equal words meet; their positions end up in order.
+        self.occurrences.sort_unstable_by(|a, b| {
+            a.hash
+                .cmp(&b.hash)
+                .then_with(|| text(&a.text).cmp(text(&b.text)))
+                .then(a.pos.cmp(&b.pos))
+        });
+        let mut distinct: Vec<(std::ops::Range<u32>, std::ops::Range<u32>)> = Vec::new();
+        let mut positions = Vec::with_capacity(self.occurrences.len());
+        for occ in &self.occurrences {
+            let i = positions.len() as u32;
+            positions.push(occ.pos);
+            match distinct.last_mut() {
+                Some((t, p)) if text(t) == text(&occ.text) => p.end = i + 1,
+                _ => distinct.push((occ.text.clone(), i..i + 1)),
             }
         }
-        let mut stems: Vec<(Box<str>, u32)> = words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (stem(&w.word).into(), i as u32))
-            .collect();
-        stems.sort_unstable();
+        distinct.sort_unstable_by(|a, b| text(&a.0).cmp(text(&b.0)));
+        // The document keeps only the distinct words' text.
+        let mut kept = String::with_capacity(arena.len() / 2);
+        let mut words = Vec::with_capacity(distinct.len());
+        let (mut stems, mut bases) = (Vec::with_capacity(distinct.len()), Vec::new());
+        let (mut latin, mut cyrillic) = (false, false);
+        for (id, (t, p)) in distinct.into_iter().enumerate() {
+            let id = id as u32;
+            let word = text(&t);
+            for_each_base(word, |b| bases.push((hash_str(b), id)));
+            match Script::of(word) {
+                Script::Latin => latin = true,
+                Script::Cyrillic => cyrillic = true,
+                Script::Other => {}
+            }
+            let start = kept.len() as u32;
+            kept.push_str(word);
+            let end = kept.len() as u32;
+            let stem = with_stem(word, |stem, hash| {
+                stems.push((hash, id));
+                kept.push_str(stem);
+                end..kept.len() as u32
+            });
+            words.push(DocWord {
+                text: start..end,
+                stem,
+                positions: p,
+            });
+        }
         Document {
             segments: self.segments,
+            arena: kept,
             words,
-            stems,
+            positions,
+            stems: KeyTable::new(stems),
+            bases: KeyTable::new(bases),
+            latin,
+            cyrillic,
             feed,
             language,
         }
@@ -167,7 +245,8 @@ impl Builder {
 
 impl Document {
     /// Indexes the `fields` of `entry` (summary and content as plain
-    /// text). `feed` supplies the `feed:` field and the fallback language.
+    /// text). `feed` supplies the `feed:` field and the fallback language;
+    /// the language is worked out only when `fields` asks for it.
     pub fn of_entry(entry: &Entry, feed: Option<&FeedMeta>, fields: FieldSet) -> Document {
         let mut b = Builder::default();
         if fields.contains(Field::Title) {
@@ -200,13 +279,15 @@ impl Document {
             }
             b.add(Field::Feed, &feed.url);
         }
-        let sample = format!("{} {}", entry.title, summary.as_deref().unwrap_or(""));
-        let language = resolve_language(
-            entry.language.as_deref(),
-            feed.and_then(|f| f.language.as_deref()),
-            &sample,
-        );
-        b.finish(Some(entry.feed), language)
+        let language = fields.has_language().then(|| {
+            let sample = format!("{} {}", entry.title, summary.as_deref().unwrap_or(""));
+            resolve_language(
+                entry.language.as_deref(),
+                feed.and_then(|f| f.language.as_deref()),
+                &sample,
+            )
+        });
+        b.finish(Some(entry.feed), language.flatten())
     }
 
     /// A document of ad-hoc text: `title`, and optionally a summary.
@@ -232,91 +313,121 @@ impl Document {
         self.segments.get(pos.segment as usize).copied()
     }
 
-    /// Calls `each` with every distinct document word `pattern` matches,
-    /// and its positions; stops early when `each` returns true. A word may
-    /// be reported twice (by stem and by base); callers tolerate that.
-    fn find<'d>(
-        &'d self,
-        pattern: &WordPattern,
-        mut each: impl FnMut(&'d str, &'d [Pos]) -> bool,
-    ) -> bool {
+    pub fn in_fields(&self, pos: Pos, fields: FieldSet) -> bool {
+        self.field_of(pos).is_some_and(|f| fields.contains(f))
+    }
+
+    fn has_script(&self, script: Script) -> bool {
+        match script {
+            Script::Latin => self.latin,
+            Script::Cyrillic => self.cyrillic,
+            Script::Other => true,
+        }
+    }
+
+    fn text_of(&self, word: &DocWord) -> &str {
+        self.slice(&word.text)
+    }
+
+    fn positions_of(&self, word: &DocWord) -> &[Pos] {
+        &self.positions[word.positions.start as usize..word.positions.end as usize]
+    }
+
+    /// Calls `each` with the id of every distinct document word `pattern`
+    /// matches. A word may be reported twice (by stem and by base).
+    fn find(&self, pattern: &WordPattern, mut each: impl FnMut(u32)) {
+        let word = |id: u32| self.words.get(id as usize);
+        let text = |id: u32| word(id).map_or("", |w| self.text_of(w));
         match pattern {
-            WordPattern::Exact(w) => self
-                .words
-                .binary_search_by(|d| (*d.word).cmp(w))
-                .is_ok_and(|i| each(&self.words[i].word, &self.words[i].positions)),
-            WordPattern::Prefix(p) => self
-                .with_prefix(p)
-                .iter()
-                .any(|d| each(&d.word, &d.positions)),
-            WordPattern::Forms { stem, bases, .. } => {
-                let from = self.stems.partition_point(|(s, _)| **s < **stem);
-                let by_stem = self.stems[from..]
-                    .iter()
-                    .take_while(|(s, _)| **s == **stem)
-                    .any(|(_, i)| {
-                        let d = &self.words[*i as usize];
-                        each(&d.word, &d.positions)
-                    });
-                by_stem
-                    || bases.iter().any(|base| {
-                        self.with_prefix(base).iter().any(|d| {
-                            super::stem::is_russian_ending(&d.word[base.len()..])
-                                && each(&d.word, &d.positions)
+            WordPattern::Exact { word, script } => {
+                if self.has_script(*script) {
+                    let found = self
+                        .words
+                        .binary_search_by(|w| self.text_of(w).cmp(word.text()));
+                    if let Ok(id) = found {
+                        each(id as u32);
+                    }
+                }
+            }
+            WordPattern::Prefix { prefix, script } => {
+                if self.has_script(*script) {
+                    let from = self.words.partition_point(|w| self.text_of(w) < &**prefix);
+                    (from..self.words.len())
+                        .map(|i| i as u32)
+                        .take_while(|i| text(*i).starts_with(&**prefix))
+                        .for_each(each);
+                }
+            }
+            WordPattern::Forms {
+                script,
+                stem,
+                bases,
+                ..
+            } => {
+                if !self.has_script(*script) {
+                    return;
+                }
+                self.stems
+                    .get(stem.hash())
+                    .filter(|id| word(*id).is_some_and(|w| self.slice(&w.stem) == stem.text()))
+                    .for_each(&mut each);
+                for base in bases {
+                    self.bases
+                        .get(base.hash())
+                        .filter(|id| {
+                            text(*id)
+                                .strip_prefix(base.text())
+                                .is_some_and(is_russian_ending)
                         })
-                    })
+                        .for_each(&mut each);
+                }
             }
         }
     }
 
-    fn with_prefix<'d>(&'d self, prefix: &str) -> &'d [DocWord] {
-        let from = self.words.partition_point(|d| *d.word < *prefix);
-        let len = self.words[from..]
-            .iter()
-            .take_while(|d| d.word.starts_with(prefix))
-            .count();
-        &self.words[from..from + len]
+    fn slice(&self, range: &std::ops::Range<u32>) -> &str {
+        &self.arena[range.start as usize..range.end as usize]
+    }
+
+    /// Every position of `pattern`, in all fields, sorted, no duplicates.
+    pub fn positions(&self, pattern: &WordPattern) -> Vec<Pos> {
+        let mut out = Vec::new();
+        self.append_positions(pattern, &mut out);
+        out
+    }
+
+    /// [`Document::positions`], appended to `out` (no allocation when
+    /// `out` has room, or when there is nothing to add).
+    pub fn append_positions(&self, pattern: &WordPattern, out: &mut Vec<Pos>) {
+        let from = out.len();
+        let mut words = 0;
+        self.find(pattern, |id| {
+            if let Some(w) = self.words.get(id as usize) {
+                out.extend_from_slice(self.positions_of(w));
+                words += 1;
+            }
+        });
+        if words > 1 {
+            let mut added = out.split_off(from);
+            added.sort_unstable();
+            added.dedup();
+            out.extend(added);
+        }
     }
 
     /// Whether `pattern` occurs in one of `fields`.
     pub fn has(&self, pattern: &WordPattern, fields: FieldSet) -> bool {
-        self.find(pattern, |_, positions| {
-            positions.iter().any(|p| self.in_fields(*p, fields))
-        })
-    }
-
-    /// Every occurrence of `pattern` in `fields`, with the word found,
-    /// sorted by position and without duplicates.
-    pub fn occurrences<'d>(
-        &'d self,
-        pattern: &WordPattern,
-        fields: FieldSet,
-    ) -> Vec<(Pos, &'d str)> {
-        let mut found = Vec::new();
-        self.find(pattern, |word, positions| {
-            found.extend(
-                positions
-                    .iter()
-                    .filter(|p| self.in_fields(**p, fields))
-                    .map(|p| (*p, word)),
-            );
-            false
-        });
-        found.sort_unstable_by_key(|(p, _)| *p);
-        found.dedup_by_key(|(p, _)| *p);
-        found
+        self.positions(pattern)
+            .iter()
+            .any(|p| self.in_fields(*p, fields))
     }
 
     /// The word at `pos` (a scan: for explanations, not matching).
     pub fn word_at(&self, pos: Pos) -> Option<&str> {
         self.words
             .iter()
-            .find(|d| d.positions.binary_search(&pos).is_ok())
-            .map(|d| &*d.word)
-    }
-
-    fn in_fields(&self, pos: Pos, fields: FieldSet) -> bool {
-        self.field_of(pos).is_some_and(|f| fields.contains(f))
+            .find(|w| self.positions_of(w).binary_search(&pos).is_ok())
+            .map(|w| self.text_of(w))
     }
 }
 
@@ -340,22 +451,31 @@ mod tests {
         assert!(d.has(&forms("россии"), all));
         assert!(d.has(&forms("китай"), FieldSet::only(Field::Summary)));
         assert!(!d.has(&forms("китай"), FieldSet::only(Field::Title)));
-        assert!(d.has(&WordPattern::Exact("china".into()), all));
-        assert!(!d.has(&WordPattern::Exact("talk".into()), all));
-        assert!(d.has(&WordPattern::Prefix("chinat".into()), all));
+        assert!(d.has(&WordPattern::exact("china"), all));
+        assert!(!d.has(&WordPattern::exact("talk"), all));
+        assert!(d.has(&WordPattern::prefix("chinat"), all));
         assert!(!d.has(&forms("chinese"), all));
     }
 
     #[test]
-    fn occurrences_are_positions_in_segments() {
+    fn positions_are_in_segments() {
         let d = Document::of_text("Китай и Китаю", Some("КИТАЕМ"));
-        let found = d.occurrences(&forms("китай"), FieldSet::DEFAULT);
+        let found = d.positions(&forms("китай"));
         let got: Vec<_> = found
             .iter()
-            .map(|(p, w)| (p.segment, p.index, *w))
+            .map(|p| (p.segment, p.index, d.word_at(*p)))
             .collect();
-        assert_eq!(got, [(0, 0, "китай"), (0, 2, "китаю"), (1, 0, "китаем")]);
-        assert_eq!(d.field_of(found[2].0), Some(Field::Summary));
+        assert_eq!(
+            got,
+            [
+                (0, 0, Some("китай")),
+                (0, 2, Some("китаю")),
+                (1, 0, Some("китаем"))
+            ]
+        );
+        assert_eq!(d.field_of(found[2]), Some(Field::Summary));
+        // A word found by stem and by base is reported once.
+        assert_eq!(d.positions(&forms("китаю")).len(), 3);
     }
 
     #[test]
@@ -384,9 +504,10 @@ mod tests {
         assert!(lean.has(&forms("summary"), FieldSet::DEFAULT));
         assert!(!lean.has(&forms("body"), FieldSet::only(Field::Content)));
         assert!(!lean.has(&forms("tass"), FieldSet::only(Field::Feed)));
+        assert!(lean.language().is_none(), "not asked for");
         let every = Field::ALL
             .into_iter()
-            .fold(FieldSet::EMPTY, |s, f| s.union(FieldSet::only(f)));
+            .fold(FieldSet::language(), |s, f| s.union(FieldSet::only(f)));
         let full = Document::of_entry(&entry, Some(&feed), every);
         assert!(full.has(&forms("body"), FieldSet::only(Field::Content)));
         assert!(full.has(&forms("ivanova"), FieldSet::only(Field::Author)));

@@ -6,7 +6,7 @@
 //! an explanation can never disagree with what the served feed does.
 
 use super::document::{Document, Pos};
-use super::matcher::{self, Outcome, Span};
+use super::matcher::{Evaluation, Outcome, Span};
 use super::query::{Node, NodeKind, Query};
 use super::{Reason, Topic, Verdict};
 use std::fmt::{self, Write};
@@ -74,14 +74,19 @@ pub fn explain(topic: &Topic, doc: &Document) -> Explanation {
                 .map_or_else(|| "unknown".to_owned(), ToString::to_string),
             topic.languages.as_deref().unwrap_or_default().join(", ")
         ),
-        Reason::QueryMissed => why_not(&topic.query, topic.query.root(), doc),
+        Reason::QueryMissed => why_not(
+            &mut Evaluation::new(&topic.query, doc),
+            &topic.query,
+            topic.query.root(),
+        ),
         Reason::Excluded => {
             let exclude = topic.exclude.as_ref().map_or("", Query::text);
             format!("`exclude` matched: {}", one_line(exclude))
         }
         Reason::BelowMinScore | Reason::Matched => {
             let mut parts = Vec::new();
-            contributions(&topic.query, topic.query.root(), doc, &mut parts);
+            let mut ev = Evaluation::new(&topic.query, doc);
+            contributions(&mut ev, &topic.query, topic.query.root(), &mut parts);
             let sum = if parts.is_empty() {
                 "no weighted clause matched".to_owned()
             } else {
@@ -101,27 +106,44 @@ pub fn explain(topic: &Topic, doc: &Document) -> Explanation {
         verdict,
         min_score: topic.min_score,
         language: doc.language().map(ToString::to_string),
-        query: clause(&topic.query, topic.query.root(), doc),
-        exclude: topic.exclude.as_ref().map(|q| clause(q, q.root(), doc)),
+        query: clause(
+            &mut Evaluation::new(&topic.query, doc),
+            &topic.query,
+            topic.query.root(),
+            doc,
+        ),
+        exclude: topic
+            .exclude
+            .as_ref()
+            .map(|q| clause(&mut Evaluation::new(q, doc), q, q.root(), doc)),
         decided_by,
     }
 }
 
-fn clause(query: &Query, node: &Node, doc: &Document) -> Clause {
-    let outcome = matcher::eval(node, doc);
+fn clause(ev: &mut Evaluation, query: &Query, node: &Node, doc: &Document) -> Clause {
+    let outcome = ev.eval(node);
     let mut hits = Vec::new();
     let mut children = Vec::new();
     match &node.kind {
-        NodeKind::Term { .. } | NodeKind::Near { .. } => {
-            hits = matcher::spans(node, doc)
+        NodeKind::Term { .. } => {
+            hits = ev
+                .spans(node)
                 .iter()
                 .filter_map(|s| hit(doc, s, None))
                 .collect();
         }
+        NodeKind::Near { left, right, .. } => {
+            hits = ev
+                .spans(node)
+                .iter()
+                .filter_map(|s| hit(doc, s, None))
+                .collect();
+            children = vec![clause(ev, query, left, doc), clause(ev, query, right, doc)];
+        }
         NodeKind::Alias { terms, fields, .. } => {
             for term in terms {
-                for span in matcher::term_spans(doc, term, *fields) {
-                    hits.extend(hit(doc, &span, Some(term.to_string())));
+                for span in ev.term_spans(*term, *fields) {
+                    hits.extend(hit(doc, &span, Some(query.term(*term).to_string())));
                 }
             }
         }
@@ -137,12 +159,9 @@ fn clause(query: &Query, node: &Node, doc: &Document) -> Clause {
             }
         }
         NodeKind::And(parts) | NodeKind::Or(parts) => {
-            children = parts.iter().map(|p| clause(query, p, doc)).collect();
+            children = parts.iter().map(|p| clause(ev, query, p, doc)).collect();
         }
-        NodeKind::Not(inner) => children.push(clause(query, inner, doc)),
-    }
-    if let NodeKind::Near { left, right, .. } = &node.kind {
-        children = vec![clause(query, left, doc), clause(query, right, doc)];
+        NodeKind::Not(inner) => children.push(clause(ev, query, inner, doc)),
     }
     Clause {
         text: one_line(query.source_of(node)),
@@ -177,11 +196,11 @@ fn hit(doc: &Document, span: &Span, via: Option<String>) -> Option<Hit> {
 }
 
 /// The first clause whose failure made `node` fail, in words.
-fn why_not(query: &Query, node: &Node, doc: &Document) -> String {
+fn why_not(ev: &mut Evaluation, query: &Query, node: &Node) -> String {
     let text = one_line(query.source_of(node));
     match &node.kind {
-        NodeKind::And(parts) => match parts.iter().find(|p| !matcher::eval(p, doc).matched) {
-            Some(failed) => why_not(query, failed, doc),
+        NodeKind::And(parts) => match parts.iter().find(|p| !ev.eval(p).matched) {
+            Some(failed) => why_not(ev, query, failed),
             None => format!("`{text}` did not match"),
         },
         NodeKind::Or(_) => format!("none of the alternatives of `{}` matched", shorten(&text)),
@@ -192,7 +211,7 @@ fn why_not(query: &Query, node: &Node, doc: &Document) -> String {
             within,
         } => {
             for side in [left, right] {
-                if !matcher::eval(side, doc).matched {
+                if !ev.eval(side).matched {
                     return format!(
                         "`{text}`: `{}` not found",
                         shorten(&one_line(query.source_of(side)))
@@ -204,18 +223,14 @@ fn why_not(query: &Query, node: &Node, doc: &Document) -> String {
                 shorten(&text)
             )
         }
-        NodeKind::Lang(code) => format!(
-            "`{text}`: the language is {}, not {code}",
-            doc.language()
-                .map_or_else(|| "unknown".to_owned(), ToString::to_string)
-        ),
+        NodeKind::Lang(code) => format!("`{text}`: the language is not {code}"),
         NodeKind::Term { .. } | NodeKind::Alias { .. } => format!("`{text}` not found"),
     }
 }
 
 /// The weighted clauses that count towards the score, as `text (+w)`.
-fn contributions(query: &Query, node: &Node, doc: &Document, out: &mut Vec<String>) {
-    if !node.scored || !matcher::eval(node, doc).matched {
+fn contributions(ev: &mut Evaluation, query: &Query, node: &Node, out: &mut Vec<String>) {
+    if !node.scored || !ev.eval(node).matched {
         return;
     }
     if let Some(w) = node.weight {
@@ -226,7 +241,7 @@ fn contributions(query: &Query, node: &Node, doc: &Document, out: &mut Vec<Strin
     }
     if let NodeKind::And(parts) | NodeKind::Or(parts) = &node.kind {
         for part in parts {
-            contributions(query, part, doc, out);
+            contributions(ev, query, part, out);
         }
     }
 }

@@ -7,8 +7,7 @@
 //! parts matched. Clauses with no weight inside are evaluated lazily.
 
 use super::document::{Document, FieldSet, Pos};
-use super::query::{Node, NodeKind};
-use super::term::Term;
+use super::query::{Node, NodeKind, Query, TermId};
 
 /// The result of one clause.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -53,142 +52,210 @@ impl Span {
     }
 }
 
-/// Evaluates `node` against `doc`.
-pub fn eval(node: &Node, doc: &Document) -> Outcome {
-    let (matched, inner) = match &node.kind {
-        NodeKind::Term { term, fields } => (term_matches(doc, term, *fields), 0.0),
-        NodeKind::Alias { terms, fields, .. } => {
-            (terms.iter().any(|t| term_matches(doc, t, *fields)), 0.0)
-        }
-        NodeKind::Lang(code) => (doc.language().is_some_and(|l| l.is(code)), 0.0),
-        NodeKind::And(parts) => {
-            let mut score = 0.0;
-            for part in parts {
-                let o = eval(part, doc);
-                if !o.matched {
-                    return Outcome::MISS;
-                }
-                score += o.score;
-            }
-            (true, score)
-        }
-        NodeKind::Or(parts) if !node.scored => (parts.iter().any(|p| eval(p, doc).matched), 0.0),
-        NodeKind::Or(parts) => parts.iter().fold((false, 0.0), |(any, score), part| {
-            let o = eval(part, doc);
-            (any || o.matched, score + o.score)
-        }),
-        NodeKind::Not(inner) => (!eval(inner, doc).matched, 0.0),
-        NodeKind::Near {
-            left,
-            right,
-            within,
-        } => {
-            // Presence first: cheap, and most entries fail here.
-            let present = eval(left, doc).matched && eval(right, doc).matched;
-            (
-                present && !near_spans(doc, left, right, *within, true).is_empty(),
-                0.0,
-            )
-        }
-    };
-    if !matched {
-        return Outcome::MISS;
-    }
-    Outcome {
-        matched: true,
-        score: inner + node.weight.unwrap_or(0.0),
-    }
+/// One query evaluated against one document. Remembers where each term
+/// occurs, so a term used by many clauses (an alias's) is looked up once.
+pub struct Evaluation<'a> {
+    query: &'a Query,
+    doc: &'a Document,
+    /// Per term of the query: where its start positions are in `found`,
+    /// once looked up. Flat, so that starting an evaluation costs one
+    /// small allocation whatever the number of terms.
+    looked_up: Vec<Option<(u32, u32)>>,
+    found: Vec<Pos>,
+    /// Per alias slot: whether the alias occurs in its fields.
+    aliases: Vec<Option<bool>>,
 }
 
-/// Where a positional clause (term, alias, OR of them, NEAR) matched.
-pub fn spans(node: &Node, doc: &Document) -> Vec<Span> {
-    let mut out = match &node.kind {
-        NodeKind::Term { term, fields } => term_spans(doc, term, *fields),
-        NodeKind::Alias { terms, fields, .. } => terms
+impl<'a> Evaluation<'a> {
+    pub fn new(query: &'a Query, doc: &'a Document) -> Evaluation<'a> {
+        Evaluation {
+            query,
+            doc,
+            looked_up: vec![None; query.terms().len()],
+            found: Vec::new(),
+            aliases: vec![None; query.alias_slots()],
+        }
+    }
+
+    /// Evaluates `node`, a clause of this evaluation's query.
+    pub fn eval(&mut self, node: &Node) -> Outcome {
+        let (matched, inner) = match &node.kind {
+            NodeKind::Term { term, fields } => (self.present(*term, *fields), 0.0),
+            NodeKind::Alias {
+                terms,
+                fields,
+                slot,
+                ..
+            } => match self.aliases.get(*slot).copied().flatten() {
+                Some(present) => (present, 0.0),
+                None => {
+                    let present = terms.iter().any(|t| self.present(*t, *fields));
+                    if let Some(cached) = self.aliases.get_mut(*slot) {
+                        *cached = Some(present);
+                    }
+                    (present, 0.0)
+                }
+            },
+            NodeKind::Lang(code) => (self.doc.language().is_some_and(|l| l.is(code)), 0.0),
+            NodeKind::And(parts) => {
+                let mut score = 0.0;
+                for part in parts {
+                    let o = self.eval(part);
+                    if !o.matched {
+                        return Outcome::MISS;
+                    }
+                    score += o.score;
+                }
+                (true, score)
+            }
+            NodeKind::Or(parts) if !node.scored => {
+                (parts.iter().any(|p| self.eval(p).matched), 0.0)
+            }
+            NodeKind::Or(parts) => parts.iter().fold((false, 0.0), |(any, score), part| {
+                let o = self.eval(part);
+                (any || o.matched, score + o.score)
+            }),
+            NodeKind::Not(inner) => (!self.eval(inner).matched, 0.0),
+            NodeKind::Near {
+                left,
+                right,
+                within,
+            } => {
+                // Presence first: cheap, and most entries fail here.
+                let present = self.eval(left).matched && self.eval(right).matched;
+                (
+                    present && self.near(left, right, *within, true).is_some(),
+                    0.0,
+                )
+            }
+        };
+        if !matched {
+            return Outcome::MISS;
+        }
+        Outcome {
+            matched: true,
+            score: inner + node.weight.unwrap_or(0.0),
+        }
+    }
+
+    /// Where a positional clause (term, alias, OR of them, NEAR) matched,
+    /// sorted and without duplicates.
+    pub fn spans(&mut self, node: &Node) -> Vec<Span> {
+        let mut out = match &node.kind {
+            NodeKind::Term { term, fields } => self.term_spans(*term, *fields),
+            NodeKind::Alias { terms, fields, .. } => terms
+                .iter()
+                .flat_map(|t| self.term_spans(*t, *fields))
+                .collect(),
+            NodeKind::Or(parts) => parts.iter().flat_map(|p| self.spans(p)).collect(),
+            NodeKind::Near {
+                left,
+                right,
+                within,
+            } => self.near(left, right, *within, false).unwrap_or_default(),
+            // The parser lets only positional clauses into NEAR.
+            NodeKind::Lang(_) | NodeKind::And(_) | NodeKind::Not(_) => Vec::new(),
+        };
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Pairs of a left and a right span at most `within` words apart, joined
+    /// into one span each (so NEAR groups chain); `None` when there are
+    /// none. With `first`, stops at one.
+    fn near(&mut self, left: &Node, right: &Node, within: u32, first: bool) -> Option<Vec<Span>> {
+        let lefts = self.spans(left);
+        let rights = self.spans(right);
+        let mut out = Vec::new();
+        for l in &lefts {
+            for r in &rights {
+                if l.gap(r).is_some_and(|g| g <= within) {
+                    out.push(Span {
+                        segment: l.segment,
+                        start: l.start.min(r.start),
+                        end: l.end.max(r.end),
+                    });
+                    if first {
+                        return Some(out);
+                    }
+                }
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    fn present(&mut self, term: TermId, fields: FieldSet) -> bool {
+        let doc = self.doc;
+        self.starts(term).iter().any(|p| doc.in_fields(*p, fields))
+    }
+
+    /// Where the term occurs in `fields`, as spans of its length.
+    pub fn term_spans(&mut self, term: TermId, fields: FieldSet) -> Vec<Span> {
+        let len = self.query.term(term).words.len() as u32;
+        let doc = self.doc;
+        self.starts(term)
             .iter()
-            .flat_map(|t| term_spans(doc, t, *fields))
-            .collect(),
-        NodeKind::Or(parts) => parts.iter().flat_map(|p| spans(p, doc)).collect(),
-        NodeKind::Near {
-            left,
-            right,
-            within,
-        } => near_spans(doc, left, right, *within, false),
-        // The parser lets only positional clauses into NEAR.
-        NodeKind::Lang(_) | NodeKind::And(_) | NodeKind::Not(_) => Vec::new(),
-    };
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
-/// Pairs of a left and a right span at most `within` words apart, joined
-/// into one span each (so NEAR groups chain). With `first`, stops at one.
-fn near_spans(doc: &Document, left: &Node, right: &Node, within: u32, first: bool) -> Vec<Span> {
-    let lefts = spans(left, doc);
-    let rights = spans(right, doc);
-    let mut out = Vec::new();
-    for l in &lefts {
-        for r in &rights {
-            if l.gap(r).is_some_and(|g| g <= within) {
-                out.push(Span {
-                    segment: l.segment,
-                    start: l.start.min(r.start),
-                    end: l.end.max(r.end),
-                });
-                if first {
-                    return out;
-                }
-            }
-        }
-    }
-    out
-}
-
-fn term_matches(doc: &Document, term: &Term, fields: FieldSet) -> bool {
-    match term.words.as_slice() {
-        [only] => doc.has(only, fields),
-        _ => !term_spans(doc, term, fields).is_empty(),
-    }
-}
-
-/// Where `term` occurs: every word of it, consecutive, in one segment.
-pub fn term_spans(doc: &Document, term: &Term, fields: FieldSet) -> Vec<Span> {
-    let Some((first, rest)) = term.words.split_first() else {
-        return Vec::new();
-    };
-    let mut starts: Vec<Pos> = doc
-        .occurrences(first, fields)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
-    for (offset, word) in rest.iter().enumerate() {
-        if starts.is_empty() {
-            break;
-        }
-        let at: Vec<Pos> = doc
-            .occurrences(word, fields)
-            .into_iter()
-            .map(|(p, _)| p)
-            .collect();
-        let offset = offset as u32 + 1;
-        starts.retain(|s| {
-            at.binary_search(&Pos {
-                segment: s.segment,
-                index: s.index + offset,
+            .filter(|p| doc.in_fields(**p, fields))
+            .map(|p| Span {
+                segment: p.segment,
+                start: p.index,
+                end: p.index + len.saturating_sub(1),
             })
-            .is_ok()
-        });
+            .collect()
     }
-    let len = term.words.len() as u32;
-    starts
-        .into_iter()
-        .map(|s| Span {
-            segment: s.segment,
-            start: s.index,
-            end: s.index + len - 1,
-        })
-        .collect()
+
+    /// Where each occurrence of the term starts: every word of it,
+    /// consecutive, in one segment.
+    fn starts(&mut self, term: TermId) -> &[Pos] {
+        let (from, to) = match self.looked_up.get(term).copied().flatten() {
+            Some(range) => range,
+            None if self.query.term(term).words.len() == 1 => {
+                let from = self.found.len() as u32;
+                if let Some(word) = self.query.term(term).words.first() {
+                    self.doc.append_positions(word, &mut self.found);
+                }
+                let range = (from, self.found.len() as u32);
+                if let Some(slot) = self.looked_up.get_mut(term) {
+                    *slot = Some(range);
+                }
+                range
+            }
+            None => {
+                let words = &self.query.term(term).words;
+                let mut starts = match words.first() {
+                    Some(first) => self.doc.positions(first),
+                    None => Vec::new(),
+                };
+                for (offset, word) in words.iter().enumerate().skip(1) {
+                    if starts.is_empty() {
+                        break;
+                    }
+                    let at = self.doc.positions(word);
+                    starts.retain(|s| {
+                        at.binary_search(&Pos {
+                            segment: s.segment,
+                            index: s.index + offset as u32,
+                        })
+                        .is_ok()
+                    });
+                }
+                let from = self.found.len() as u32;
+                self.found.extend_from_slice(&starts);
+                let range = (from, self.found.len() as u32);
+                if let Some(slot) = self.looked_up.get_mut(term) {
+                    *slot = Some(range);
+                }
+                range
+            }
+        };
+        &self.found[from as usize..to as usize]
+    }
+}
+
+/// Evaluates a whole query against `doc`.
+pub fn eval(query: &Query, doc: &Document) -> Outcome {
+    Evaluation::new(query, doc).eval(query.root())
 }
 
 #[cfg(test)]
@@ -231,7 +298,7 @@ mod tests {
             )
             .unwrap();
         let q = Query::parse(query, &aliases).unwrap();
-        eval(q.root(), &Document::of_text(title, summary))
+        eval(&q, &Document::of_text(title, summary))
     }
 
     fn matches(query: &str, text: &str) -> bool {

@@ -14,6 +14,7 @@ mod alias;
 mod document;
 pub mod eval;
 pub mod explain;
+mod key;
 mod lang;
 mod matcher;
 mod query;
@@ -105,12 +106,12 @@ impl Topic {
                 return verdict(Reason::OtherLanguage, 0.0);
             }
         }
-        let outcome = matcher::eval(self.query.root(), doc);
+        let outcome = matcher::eval(&self.query, doc);
         if !outcome.matched {
             return verdict(Reason::QueryMissed, 0.0);
         }
         if let Some(exclude) = &self.exclude {
-            if matcher::eval(exclude.root(), doc).matched {
+            if matcher::eval(exclude, doc).matched {
                 return verdict(Reason::Excluded, outcome.score);
             }
         }
@@ -124,10 +125,15 @@ impl Topic {
         self.evaluate(doc).matched()
     }
 
-    /// The entry fields this topic reads.
+    /// The entry fields this topic reads (and whether it needs to know the
+    /// entry's language).
     pub fn fields(&self) -> FieldSet {
         let exclude = self.exclude.as_ref().map_or(FieldSet::EMPTY, Query::fields);
-        self.query.fields().union(exclude)
+        let language = match self.languages {
+            Some(_) => FieldSet::language(),
+            None => FieldSet::EMPTY,
+        };
+        self.query.fields().union(exclude).union(language)
     }
 }
 
@@ -221,7 +227,7 @@ mod tests {
     }
 
     fn doc(e: &Entry) -> Document {
-        Document::of_entry(e, None, FieldSet::DEFAULT)
+        Document::of_entry(e, None, FieldSet::DEFAULT.union(FieldSet::language()))
     }
 
     #[test]
@@ -299,7 +305,8 @@ mod tests {
         let e = entry(state.id().0, "Putin", "", None);
         let t = topic("feed:тасс feed:english feed:tass.com");
         assert!(t.fields().contains(Field::Feed));
-        let d = Document::of_entry(&e, Some(meta), t.fields());
+        let lang = topic("lang:en");
+        let d = Document::of_entry(&e, Some(meta), fields_of([&t, &lang]));
         assert!(t.matches(&d));
         assert!(
             topic("lang:en").matches(&d),

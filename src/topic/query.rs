@@ -22,19 +22,29 @@ use super::alias::Aliases;
 use super::document::{Field, FieldSet};
 use super::lang::parse_language_code;
 use super::term::Term;
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 
 /// The largest distance `NEAR/n` accepts; farther is "anywhere".
 pub const MAX_NEAR: u32 = 1000;
 
-/// A parsed query: the tree, and the text it came from (for explanations).
+/// A parsed query: the tree, its distinct terms, and the text it came
+/// from (for explanations).
 #[derive(Clone, Debug)]
 pub struct Query {
     text: String,
     root: Node,
+    /// Every distinct term once: a term an alias brings into several
+    /// clauses is looked up once per document.
+    terms: Vec<Term>,
+    /// How many distinct (alias, fields) uses the query has.
+    alias_slots: usize,
     fields: FieldSet,
 }
+
+/// Index of a term in its query's term table.
+pub type TermId = usize;
 
 /// One clause of a query and where it was written.
 #[derive(Clone, Debug)]
@@ -52,14 +62,17 @@ pub struct Node {
 #[derive(Clone, Debug)]
 pub enum NodeKind {
     Term {
-        term: Term,
+        term: TermId,
         fields: FieldSet,
     },
-    /// `@name`: any of the group's terms.
+    /// `@name`: any of the group's terms. `slot` is shared by every use
+    /// of the alias with the same fields, so its presence is worked out
+    /// once per entry however many clauses use it.
     Alias {
         name: String,
-        terms: Vec<Term>,
+        terms: Vec<TermId>,
         fields: FieldSet,
+        slot: usize,
     },
     /// `lang:xx`: the entry's language.
     Lang(String),
@@ -88,7 +101,7 @@ impl Node {
     fn fields(&self) -> FieldSet {
         match &self.kind {
             NodeKind::Term { fields, .. } | NodeKind::Alias { fields, .. } => *fields,
-            NodeKind::Lang(_) => FieldSet::EMPTY,
+            NodeKind::Lang(_) => FieldSet::language(),
             NodeKind::And(parts) | NodeKind::Or(parts) => parts
                 .iter()
                 .fold(FieldSet::EMPTY, |acc, p| acc.union(p.fields())),
@@ -122,6 +135,9 @@ impl Query {
             pos: 0,
             end: text.len(),
             aliases,
+            terms: Vec::new(),
+            term_ids: HashMap::new(),
+            alias_slots: HashMap::new(),
         };
         let root = parser.or(FieldSet::DEFAULT)?;
         if let Some(tok) = parser.peek() {
@@ -138,6 +154,8 @@ impl Query {
             text: text.to_owned(),
             fields: root.fields(),
             root,
+            terms: parser.terms,
+            alias_slots: parser.alias_slots.len(),
         })
     }
 
@@ -147,6 +165,19 @@ impl Query {
 
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    pub fn terms(&self) -> &[Term] {
+        &self.terms
+    }
+
+    pub fn term(&self, id: TermId) -> &Term {
+        &self.terms[id]
+    }
+
+    /// The number of alias slots (see [`NodeKind::Alias`]).
+    pub fn alias_slots(&self) -> usize {
+        self.alias_slots
     }
 
     /// The source text of one clause.
@@ -358,6 +389,9 @@ struct Parser<'a> {
     /// Offset reported for errors at the end of input.
     end: usize,
     aliases: &'a Aliases,
+    terms: Vec<Term>,
+    term_ids: HashMap<Term, TermId>,
+    alias_slots: HashMap<(String, FieldSet), usize>,
 }
 
 fn combine(mut parts: Vec<Node>, make: fn(Vec<Node>) -> NodeKind) -> Node {
@@ -375,6 +409,16 @@ fn combine(mut parts: Vec<Node>, make: fn(Vec<Node>) -> NodeKind) -> Node {
 }
 
 impl Parser<'_> {
+    fn intern(&mut self, term: Term) -> TermId {
+        if let Some(id) = self.term_ids.get(&term) {
+            return *id;
+        }
+        let id = self.terms.len();
+        self.term_ids.insert(term.clone(), id);
+        self.terms.push(term);
+        id
+    }
+
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.pos)
     }
@@ -504,7 +548,7 @@ impl Parser<'_> {
                     message: m,
                 })?;
                 Ok(leaf(NodeKind::Term {
-                    term,
+                    term: self.intern(term),
                     fields: scope,
                 }))
             }
@@ -514,16 +558,25 @@ impl Parser<'_> {
                     message: m,
                 })?;
                 Ok(leaf(NodeKind::Term {
-                    term,
+                    term: self.intern(term),
                     fields: scope,
                 }))
             }
             Tok::Alias(name) => match self.aliases.get(&name) {
-                Some(terms) => Ok(leaf(NodeKind::Alias {
-                    terms: terms.to_vec(),
-                    name,
-                    fields: scope,
-                })),
+                Some(terms) => {
+                    let terms = terms.iter().map(|t| self.intern(t.clone())).collect();
+                    let next = self.alias_slots.len();
+                    let slot = *self
+                        .alias_slots
+                        .entry((name.clone(), scope))
+                        .or_insert(next);
+                    Ok(leaf(NodeKind::Alias {
+                        terms,
+                        name,
+                        fields: scope,
+                        slot,
+                    }))
+                }
                 None => {
                     let known: Vec<String> =
                         self.aliases.names().map(|n| format!("@{n}")).collect();
@@ -610,11 +663,15 @@ mod tests {
     }
 
     /// A compact rendering of the tree, to compare structure.
-    fn shape(node: &Node) -> String {
+    fn shape(q: &Query, node: &Node) -> String {
+        let shape = |n: &Node| shape(q, n);
         let w = node.weight.map(|w| format!("^{w}")).unwrap_or_default();
         let s = match &node.kind {
-            NodeKind::Term { term, fields } if *fields == FieldSet::DEFAULT => term.to_string(),
+            NodeKind::Term { term, fields } if *fields == FieldSet::DEFAULT => {
+                q.term(*term).to_string()
+            }
             NodeKind::Term { term, fields } => {
+                let term = q.term(*term);
                 let names: Vec<&str> = Field::ALL
                     .into_iter()
                     .filter(|f| fields.contains(*f))
@@ -643,7 +700,8 @@ mod tests {
     }
 
     fn shape_of(text: &str) -> String {
-        shape(parse(text).root())
+        let q = parse(text);
+        shape(&q, q.root())
     }
 
     #[test]
@@ -700,7 +758,11 @@ mod tests {
         let mut aliases = Aliases::default();
         aliases.define("china", &["china", "xi jinping"]).unwrap();
         let q = Query::parse("title:@china NEAR/5 @china", &aliases).unwrap();
-        assert_eq!(shape(q.root()), "NEAR5(@china, @china)");
+        assert_eq!(shape(&q, q.root()), "NEAR5(@china, @china)");
+        // The alias's terms are in the table once, however often it is
+        // used; its uses share a slot per field set.
+        assert_eq!(q.terms().len(), 2);
+        assert_eq!(q.alias_slots(), 2);
         let NodeKind::Near { left, .. } = &q.root().kind else {
             panic!("expected NEAR");
         };

@@ -2,32 +2,50 @@
 //! each matched as any of its forms (the default), as one exact form (in
 //! quotes) or as a prefix (`word*`).
 
-use super::stem::{RussianBases, stem};
-use super::text::for_each_word;
+use super::key::Key;
+use super::stem::{bases, stem};
+use super::text::{Script, for_each_word};
 use std::fmt;
 
-/// How one word of a term matches the words of a document.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How one word of a term matches the words of a document. Keys are
+/// hashed once here, so matching compares integers first.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum WordPattern {
     /// Any form of the word (see `stem`): same Snowball stem, or for
     /// Cyrillic a shared base followed by an ending.
     Forms {
         word: Box<str>,
-        stem: Box<str>,
-        bases: RussianBases,
+        script: Script,
+        stem: Key,
+        bases: Vec<Key>,
     },
     /// Exactly this folded word (case and accents still fold).
-    Exact(Box<str>),
+    Exact { word: Key, script: Script },
     /// Any word that starts with this folded text.
-    Prefix(Box<str>),
+    Prefix { prefix: Box<str>, script: Script },
 }
 
 impl WordPattern {
     pub fn forms(word: &str) -> WordPattern {
         WordPattern::Forms {
             word: word.into(),
-            stem: stem(word).into(),
-            bases: RussianBases::of(word),
+            script: Script::of(word),
+            stem: Key::new(&stem(word)),
+            bases: bases(word).into_iter().map(Key::new).collect(),
+        }
+    }
+
+    pub fn prefix(prefix: &str) -> WordPattern {
+        WordPattern::Prefix {
+            prefix: prefix.into(),
+            script: Script::of(prefix),
+        }
+    }
+
+    pub fn exact(word: &str) -> WordPattern {
+        WordPattern::Exact {
+            word: Key::new(word),
+            script: Script::of(word),
         }
     }
 }
@@ -36,14 +54,14 @@ impl fmt::Display for WordPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WordPattern::Forms { word, .. } => f.write_str(word),
-            WordPattern::Exact(w) => write!(f, "\"{w}\""),
-            WordPattern::Prefix(p) => write!(f, "{p}*"),
+            WordPattern::Exact { word, .. } => write!(f, "\"{}\"", word.text()),
+            WordPattern::Prefix { prefix, .. } => write!(f, "{prefix}*"),
         }
     }
 }
 
 /// One word, or several that must appear consecutively in one field.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Term {
     pub words: Vec<WordPattern>,
 }
@@ -66,7 +84,7 @@ impl Term {
                                 && prefix.ends_with(|c: char| c.is_alphanumeric()) =>
                         {
                             words.extend(folded.iter().map(|w| WordPattern::forms(w)));
-                            words.push(WordPattern::Prefix(last.into()));
+                            words.push(WordPattern::prefix(&last));
                         }
                         _ => {
                             return Err(format!(
@@ -89,7 +107,7 @@ impl Term {
     /// A term as written in quotes: exact word forms.
     pub fn quoted(text: &str) -> Result<Term, String> {
         let mut words = Vec::new();
-        for_each_word(text, |w| words.push(WordPattern::Exact(w.into())));
+        for_each_word(text, |w| words.push(WordPattern::exact(w)));
         Term::nonempty(words, text)
     }
 
@@ -140,14 +158,14 @@ mod tests {
     fn unquoted_terms_are_forms_prefixes_or_phrases() {
         let t = Term::unquoted("Xi-Jinping").unwrap();
         assert_eq!(t.to_string(), "xi jinping");
-        assert!(matches!(&t.words[0], WordPattern::Forms { stem, .. } if &**stem == "xi"));
+        assert!(matches!(&t.words[0], WordPattern::Forms { stem, .. } if stem.text() == "xi"));
         let p = Term::unquoted("Китай*").unwrap();
-        assert_eq!(p.words, [WordPattern::Prefix("китай".into())]);
+        assert_eq!(p.words, [WordPattern::prefix("китай")]);
         let phrase = Term::unquoted("power of sib*").unwrap();
         assert_eq!(phrase.to_string(), "power of sib*");
         let compound = Term::unquoted("Российско-китайск*").unwrap();
         assert_eq!(compound.to_string(), "российско китайск*");
-        assert!(matches!(compound.words[1], WordPattern::Prefix(_)));
+        assert!(matches!(compound.words[1], WordPattern::Prefix { .. }));
     }
 
     #[test]
@@ -155,10 +173,7 @@ mod tests {
         let t = Term::quoted("Си Цзиньпин").unwrap();
         assert_eq!(
             t.words,
-            [
-                WordPattern::Exact("си".into()),
-                WordPattern::Exact("цзиньпин".into())
-            ]
+            [WordPattern::exact("си"), WordPattern::exact("цзиньпин")]
         );
         assert_eq!(Term::alias_item("\"Си\"").unwrap().to_string(), "\"си\"");
         assert_eq!(Term::alias_item("xi jinping").unwrap().words.len(), 2);

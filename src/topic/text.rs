@@ -84,7 +84,14 @@ pub fn fold(word: &str) -> String {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || is_mark(c)
+    // Fast paths for the common scripts and punctuation: the general
+    // Unicode tables are a slow lookup per character.
+    match c {
+        _ if c.is_ascii() => c.is_ascii_alphanumeric(),
+        '\u{0400}'..='\u{045f}' => true, // Russian and its neighbours' letters
+        '\u{2000}'..='\u{206f}' | '\u{00a0}'..='\u{00bf}' => false, // spaces, dashes, quotes
+        _ => c.is_alphanumeric() || is_mark(c),
+    }
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -108,6 +115,10 @@ fn push_folded(c: char, out: &mut String) {
     }
     match c {
         'ё' | 'Ё' => out.push('е'),
+        // The Russian alphabet by arithmetic: the general lower-casing
+        // tables cost a search per letter.
+        'а'..='я' => out.push(c),
+        'А'..='Я' => out.push(char::from_u32(c as u32 + 0x20).unwrap_or(c)),
         // Full case folding differs from lower-casing for these.
         'ß' | 'ẞ' => out.push_str("ss"),
         'ς' => out.push('σ'),
@@ -131,7 +142,7 @@ fn push_folded(c: char, out: &mut String) {
 }
 
 /// The writing system of a folded word, which picks its stemmer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Script {
     Latin,
     Cyrillic,
@@ -142,6 +153,11 @@ pub enum Script {
 impl Script {
     /// The script of the word's first letter.
     pub fn of(word: &str) -> Script {
+        match word.chars().next() {
+            Some(c) if c.is_ascii_alphabetic() => return Script::Latin,
+            Some(c) if is_cyrillic(c) && c.is_alphabetic() => return Script::Cyrillic,
+            _ => {}
+        }
         match word.chars().find(|c| c.is_alphabetic()) {
             Some(c) if c.is_ascii_alphabetic() || matches!(c, '\u{00c0}'..='\u{024f}') => {
                 Script::Latin
@@ -220,6 +236,10 @@ mod tests {
     fn cyrillic_letters_keep_their_identity() {
         assert_eq!(words("Китай ЙОГА Їжак"), ["китай", "йога", "їжак"]);
         assert_eq!(fold("Ёж"), "еж");
+        // The arithmetic fast path agrees with Unicode lower-casing.
+        for c in ('А'..='я').filter(|c| !matches!(c, 'Ё' | 'ё')) {
+            assert_eq!(fold(&c.to_string()), c.to_lowercase().to_string(), "{c}");
+        }
     }
 
     #[test]

@@ -1,0 +1,210 @@
+//! Topic matching throughput: entry×topic matches per second on one core,
+//! over real entries from `../shared/news-replay/` (parsed by the same
+//! normalizer the daemon uses) and the topics of `config/tidings.toml`
+//! plus a few typical others.
+//!
+//! `cargo bench --bench topic_match` prints three numbers:
+//! - indexing: entries turned into documents per second (once per entry
+//!   per request, shared by all topics), with a cold and a warm stem cache;
+//! - matching: entry×topic evaluations per second on built documents;
+//! - end to end: entry×topic per second including the indexing, for the
+//!   configured topics.
+//!
+//! No timing is asserted anywhere: machines differ.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tidings::config::Config;
+use tidings::model::{Entry, EntryId, FeedId};
+use tidings::normalize::parse_feed;
+use tidings::topic::{Aliases, Document, Query, Topic, fields_of};
+
+/// Extra topics, so matching is measured over more than one query shape.
+const EXTRA_TOPICS: &[(&str, &str)] = &[
+    (
+        "ukraine-peace",
+        "(ukraine OR украина OR kyiv OR киев) NEAR/10 (talks OR ceasefire OR переговоры OR перемирие)",
+    ),
+    (
+        "energy",
+        "title:(oil OR gas OR lng OR нефть OR газ)^2 OR (opec OR pipeline* OR трубопровод)^1",
+    ),
+    (
+        "tech",
+        "(ai OR \"artificial intelligence\" OR chip* OR semiconductor*) NOT sport*",
+    ),
+];
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let config_path = root.join("config/tidings.toml");
+    let source = std::fs::read_to_string(&config_path).expect("config/tidings.toml is readable");
+    let config = Config::parse(&source, &config_path, None).unwrap_or_else(|e| panic!("{e}"));
+    let mut topics = config.topics.clone();
+    for (slug, query) in EXTRA_TOPICS {
+        let query = Query::parse(query, &Aliases::default()).expect("bench query parses");
+        topics.push(Topic::new(slug, slug, query));
+    }
+    let entries = corpus(&root.join("../shared/news-replay"));
+    let words: usize = entries
+        .iter()
+        .map(|e| e.title.len() + e.summary.as_ref().map_or(0, String::len))
+        .sum();
+    println!(
+        "corpus: {} entries ({} KiB of title+summary), {} topics ({} configured)",
+        entries.len(),
+        words / 1024,
+        topics.len(),
+        config.topics.len()
+    );
+
+    let fields = fields_of(&topics);
+    let index = || {
+        entries
+            .iter()
+            .map(|e| Document::of_entry(e, None, fields))
+            .collect::<Vec<_>>()
+    };
+    // The first pass also fills the stem cache; later ones find it warm,
+    // as a running daemon does.
+    let (_, took) = timed(index);
+    report("indexing (cold stem cache)", entries.len(), took, "entries");
+    let (docs, took) = timed(index);
+    report("indexing", entries.len(), took, "entries");
+
+    let rounds = 5;
+    let (matched, took) = timed(|| {
+        let mut matched = 0usize;
+        for _ in 0..rounds {
+            for doc in &docs {
+                for topic in &topics {
+                    matched += usize::from(black_box(topic.matches(doc)));
+                }
+            }
+        }
+        matched
+    });
+    report(
+        "matching (built documents)",
+        rounds * docs.len() * topics.len(),
+        took,
+        "entry×topic",
+    );
+    for topic in &topics {
+        let (n, took) = timed(|| {
+            let mut n = 0usize;
+            for _ in 0..rounds {
+                for doc in &docs {
+                    n += usize::from(black_box(topic.matches(doc)));
+                }
+            }
+            n
+        });
+        report(
+            &format!("  {} ({} matches)", topic.slug, n / rounds),
+            rounds * docs.len(),
+            took,
+            "entry×topic",
+        );
+    }
+
+    let configured = &config.topics;
+    let fields = fields_of(configured);
+    let (_, took) = timed(|| {
+        let mut n = 0usize;
+        for e in &entries {
+            let doc = Document::of_entry(e, None, fields);
+            for topic in configured {
+                n += usize::from(black_box(topic.matches(&doc)));
+            }
+        }
+        n
+    });
+    report(
+        "end to end (index + configured topics)",
+        entries.len() * configured.len(),
+        took,
+        "entry×topic",
+    );
+    black_box(matched);
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let out = f();
+    (out, start.elapsed())
+}
+
+fn report(what: &str, count: usize, took: Duration, unit: &str) {
+    let per_second = count as f64 / took.as_secs_f64();
+    println!(
+        "{what:<42} {count:>9} {unit} in {:>8.1} ms = {:>10.0} {unit}/s ({:.2} µs each)",
+        took.as_secs_f64() * 1e3,
+        per_second,
+        1e6 / per_second
+    );
+}
+
+/// Every distinct entry of the last snapshot of each news-replay feed.
+fn corpus(root: &Path) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let Ok(sources) = std::fs::read_dir(root) else {
+        panic!(
+            "{} is missing: the bench reads the shared news replay",
+            root.display()
+        );
+    };
+    let mut feeds: Vec<PathBuf> = sources
+        .flatten()
+        .flat_map(|s| std::fs::read_dir(s.path()).into_iter().flatten().flatten())
+        .map(|f| f.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    feeds.sort();
+    for feed in feeds {
+        let mut snapshots: Vec<PathBuf> = std::fs::read_dir(&feed)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|f| f.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+            .collect();
+        snapshots.sort();
+        // A handful of snapshots per feed spread over its history.
+        let step = (snapshots.len() / 8).max(1);
+        let url = url::Url::parse(&format!("https://replay.example/{}", feed.display()))
+            .expect("replay URL parses");
+        for path in snapshots.iter().step_by(step) {
+            let Ok(body) = std::fs::read(path) else {
+                continue;
+            };
+            let Ok(parsed) = parse_feed(&body, &url) else {
+                continue;
+            };
+            for item in parsed.items {
+                if !seen.insert(item.title.clone()) {
+                    continue;
+                }
+                let now = chrono::Utc::now();
+                entries.push(Entry {
+                    id: EntryId::derive(url.as_str(), &item.title),
+                    feed: FeedId::for_url(url.as_str()),
+                    identity: item.title.clone(),
+                    link: item.link.map(String::from),
+                    title: item.title,
+                    summary: item.summary,
+                    content: item.content,
+                    authors: item.authors,
+                    categories: item.categories,
+                    language: item.language.or_else(|| parsed.language.clone()),
+                    published: item.published,
+                    first_seen: now,
+                    updated: now,
+                });
+            }
+        }
+    }
+    entries
+}

@@ -1,0 +1,115 @@
+//! Hashed word keys: how a query term finds its words in a document in a
+//! few integer comparisons. A query hashes its words once when it is
+//! parsed; a document keeps sorted (hash, word) tables; a lookup is a
+//! binary search on the hash and a string comparison to confirm.
+
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+/// FNV-1a, 64 bits: fast on the short strings words are, and stable.
+#[derive(Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// For `HashMap`s keyed by words.
+pub type FnvBuild = BuildHasherDefault<Fnv>;
+
+pub fn hash_str(text: &str) -> u64 {
+    let mut h = Fnv::default();
+    h.write(text.as_bytes());
+    h.finish()
+}
+
+/// A word with its hash computed once.
+#[derive(Clone, Debug)]
+pub struct Key {
+    text: Box<str>,
+    hash: u64,
+}
+
+impl Key {
+    pub fn new(text: &str) -> Key {
+        Key {
+            hash: hash_str(text),
+            text: text.into(),
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Key {}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
+
+/// Word ids by the hash of some key of theirs (the word, its stem, one of
+/// its bases), sorted by hash. Callers confirm candidates, as different
+/// keys may share a hash.
+#[derive(Default)]
+pub struct KeyTable(Vec<(u64, u32)>);
+
+impl KeyTable {
+    pub fn new(mut entries: Vec<(u64, u32)>) -> KeyTable {
+        entries.sort_unstable();
+        entries.dedup();
+        KeyTable(entries)
+    }
+
+    /// The ids filed under `hash`.
+    pub fn get(&self, hash: u64) -> impl Iterator<Item = u32> + '_ {
+        let from = self.0.partition_point(|(h, _)| *h < hash);
+        self.0[from..]
+            .iter()
+            .take_while(move |(h, _)| *h == hash)
+            .map(|(_, id)| *id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_tables() {
+        assert_eq!(hash_str("китай"), Key::new("китай").hash());
+        assert_ne!(hash_str("china"), hash_str("chine"));
+        assert_eq!(Key::new("a"), Key::new("a"));
+        let t = KeyTable::new(vec![(7, 2), (3, 1), (7, 0), (7, 2)]);
+        assert_eq!(t.get(7).collect::<Vec<_>>(), [0, 2]);
+        assert_eq!(t.get(3).collect::<Vec<_>>(), [1]);
+        assert_eq!(t.get(5).count(), 0);
+    }
+}
