@@ -778,4 +778,89 @@ query = '''(russia OR kremlin) AND (china OR "xi jinping")'''
         );
         assert!(msg.ends_with(&format!("{}^", " ".repeat(35))), "{msg}");
     }
+
+    /// A topic that uses every topic key, and an alias table.
+    const TOPICS: &str = r#"
+[[feed]]
+url = "https://tass.com/rss/v2.xml"
+
+[aliases]
+russia = ["russia", "kremlin", "путин"]
+china = ["china", "xi jinping", "китай*", '"си"']
+
+[[topic]]
+slug = "rc"
+query = '''(@russia NEAR/10 @china)^2 OR title:(@russia AND @china)^1'''
+exclude = "sport*"
+feeds = ["https://tass.com/rss/v2.xml"]
+languages = ["en", "RU"]
+min_score = 2
+"#;
+
+    #[test]
+    fn topics_take_aliases_exclusions_feeds_languages_and_scores() {
+        let c = load(TOPICS).unwrap();
+        let t = &c.topics[0];
+        assert_eq!(t.title, "rc");
+        assert_eq!(t.min_score, Some(2.0));
+        assert_eq!(t.languages, Some(vec!["en".to_owned(), "ru".to_owned()]));
+        assert_eq!(
+            t.feeds,
+            Some(vec![FeedId::for_url("https://tass.com/rss/v2.xml")])
+        );
+        assert!(t.exclude.is_some());
+        assert!(t.query.is_weighted());
+        let fractional = load(&TOPICS.replace("min_score = 2", "min_score = 2.5")).unwrap();
+        assert_eq!(fractional.topics[0].min_score, Some(2.5));
+    }
+
+    #[test]
+    fn topic_mistakes_are_located() {
+        // Line numbers count from the blank first line of TOPICS.
+        let (l, c, msg) = error(&TOPICS.replace("(@russia NEAR/10", "(@rusia NEAR/10"));
+        assert_eq!((l, c), (11, 13), "{msg}");
+        assert!(
+            msg.contains("unknown alias `@rusia` (defined: @china, @russia)"),
+            "{msg}"
+        );
+        assert!(msg.contains("invalid query of topic \"rc\""), "{msg}");
+
+        let (l, c, msg) = error(&TOPICS.replace(r#""китай*""#, r#""ки*тай""#));
+        assert_eq!((l, c), (7, 34), "{msg}");
+        assert!(msg.contains("alias \"china\""), "{msg}");
+
+        let (l, c, msg) =
+            error(&TOPICS.replace(r#"exclude = "sport*""#, r#"exclude = "sport AND""#));
+        assert_eq!((l, c), (12, 21), "{msg}");
+        assert!(
+            msg.contains("invalid exclude query of topic \"rc\""),
+            "{msg}"
+        );
+
+        let unknown_feed = TOPICS.replace(
+            r#"feeds = ["https://tass.com"#,
+            r#"feeds = ["https://ria.ru"#,
+        );
+        let (l, c, msg) = error(&unknown_feed);
+        assert_eq!((l, c), (13, 10), "{msg}");
+        assert!(msg.contains("which no [[feed]] has"), "{msg}");
+
+        let (l, c, msg) = error(&TOPICS.replace(r#""RU""#, r#""russian""#));
+        assert_eq!((l, c), (14, 20), "{msg}");
+        assert!(msg.contains("invalid language code"), "{msg}");
+
+        let unweighted = TOPICS.replace(")^2 OR", ") OR").replace(")^1", ")");
+        let (l, c, msg) = error(&unweighted);
+        assert_eq!((l, c), (15, 13), "{msg}");
+        assert!(msg.contains("needs weighted clauses"), "{msg}");
+
+        let (l, _, msg) = error(&TOPICS.replace("min_score = 2", "min_score = \"high\""));
+        assert_eq!(l, 15, "{msg}");
+        assert!(msg.contains("min_score must be a number"), "{msg}");
+
+        let (l, _, msg) =
+            error(&TOPICS.replace("[aliases]\n", "[aliases]\n\"no good\" = [\"x\"]\n"));
+        assert_eq!(l, 6, "{msg}");
+        assert!(msg.contains("invalid alias name"), "{msg}");
+    }
 }
