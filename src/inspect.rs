@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::model::{Entry, EntryId};
 use crate::store::Store;
 use crate::topic::explain::explain;
-use crate::topic::{Document, Tagger, Topic, feed_directory};
+use crate::topic::{Document, FieldSet, Tagger, Topic, feed_directory};
 use anyhow::{Context, anyhow};
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -51,13 +51,11 @@ pub fn explain_entry(
     id: &str,
 ) -> anyhow::Result<String> {
     let topic = topic(config, slug)?;
-    let entry_id = EntryId::parse(id.trim())
-        .ok_or_else(|| anyhow!("{id:?} is not an entry id (32 hex digits or a urn:uuid)"))?;
-    let entry = store
-        .entry(entry_id)?
-        .ok_or_else(|| anyhow!("no stored entry has id {entry_id}"))?;
-    let tagger = tagger(config, store)?;
-    let doc = tagger.document(&entry);
+    let entry = find_entry(store, id.trim())?;
+    let feeds = feed_directory(&store.feed_states()?, &config_titles(config));
+    // The language is shown even when the topic does not need it.
+    let fields = topic.fields().union(FieldSet::language());
+    let doc = Document::of_entry(&entry, feeds.get(&entry.feed), fields);
     let mut out = String::new();
     let _ = writeln!(out, "entry {}: {}", entry.id, entry.title);
     let _ = writeln!(
@@ -71,6 +69,24 @@ pub fn explain_entry(
     }
     let _ = write!(out, "{}", explain(topic, &doc));
     Ok(out)
+}
+
+/// The stored entry `id` names: its hex id as `test-topic` prints it, or
+/// the `urn:uuid:` Atom `<id>` a reader shows (which sets the UUID version
+/// bits, so it is matched against every entry's URN).
+fn find_entry(store: &Store, id: &str) -> anyhow::Result<Entry> {
+    let parsed = EntryId::parse(id)
+        .ok_or_else(|| anyhow!("{id:?} is not an entry id (32 hex digits or a urn:uuid)"))?;
+    if let Some(entry) = store.entry(parsed)? {
+        return Ok(entry);
+    }
+    if id.starts_with("urn:uuid:") {
+        let found = store.newest(1, |e| e.id.urn() == id)?;
+        if let Some(entry) = found.into_iter().next() {
+            return Ok(entry);
+        }
+    }
+    Err(anyhow!("no stored entry has id {id}"))
 }
 
 /// `tidings explain --topic SLUG --text TEXT [--summary TEXT]`: the text is
