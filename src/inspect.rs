@@ -98,7 +98,14 @@ pub fn explain_text(
     summary: Option<&str>,
 ) -> anyhow::Result<String> {
     let topic = topic(config, slug)?;
-    Ok(explain(topic, &Document::of_text(title, summary)).to_string())
+    // Ad-hoc text comes from no feed: a `feeds` list could only refuse it.
+    let mut unrestricted = topic.clone();
+    let note = unrestricted.feeds.take().map_or(
+        "",
+        |_| "(the text comes from no feed: the topic's `feeds` list is not applied)\n",
+    );
+    let explanation = explain(&unrestricted, &Document::of_text(title, summary));
+    Ok(format!("{note}{explanation}"))
 }
 
 /// `tidings test-topic --topic SLUG --limit N`: the newest `limit` stored

@@ -11,7 +11,8 @@
 //!          | WORD | WORD* | "exact words" | @alias | "(" or ")"
 //! ```
 //! Operators are upper-case words (`AND`, `OR`, `NOT`, `NEAR/5`); lower-case
-//! `and`/`or`/`near` are ordinary search terms. Fields are `title`,
+//! `and`/`or`/`near` are ordinary search terms; `#` starts a comment that
+//! runs to the end of the line. Fields are `title`,
 //! `summary`, `content`, `category`, `author`, `feed` and `lang`; a term
 //! without one is looked for in the title, summary and categories.
 //!
@@ -274,6 +275,16 @@ fn tokenize(text: &str) -> Result<Vec<Token>, QueryError> {
     while let Some(&(start, c)) = chars.peek() {
         if c.is_whitespace() {
             chars.next();
+            continue;
+        }
+        // `#` starts a comment that runs to the end of the line, for
+        // queries written over several lines.
+        if c == '#' {
+            for (_, c) in chars.by_ref() {
+                if c == '\n' {
+                    break;
+                }
+            }
             continue;
         }
         chars.next();
@@ -741,6 +752,15 @@ mod tests {
         assert_eq!(parse("content:x author:y").fields(), {
             FieldSet::only(Field::Content).union(FieldSet::only(Field::Author))
         });
+    }
+
+    #[test]
+    fn comments_run_to_the_end_of_the_line() {
+        assert_eq!(
+            shape_of("putin   # the president\n OR xi # and his guest"),
+            "OR(putin, xi)"
+        );
+        assert_eq!(shape_of("c# OR f#"), "OR(c, f)");
     }
 
     #[test]
