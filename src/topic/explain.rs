@@ -164,7 +164,7 @@ fn clause(ev: &mut Evaluation, query: &Query, node: &Node, doc: &Document) -> Cl
         NodeKind::Not(inner) => children.push(clause(ev, query, inner, doc)),
     }
     Clause {
-        text: one_line(query.source_of(node)),
+        text: one_line(&query.source_of(node)),
         weight: node.weight,
         outcome,
         hits,
@@ -197,14 +197,16 @@ fn hit(doc: &Document, span: &Span, via: Option<String>) -> Option<Hit> {
 
 /// The first clause whose failure made `node` fail, in words.
 fn why_not(ev: &mut Evaluation, query: &Query, node: &Node) -> String {
-    let text = one_line(query.source_of(node));
+    let text = one_line(&query.source_of(node));
     match &node.kind {
         NodeKind::And(parts) => match parts.iter().find(|p| !ev.eval(p).matched) {
             Some(failed) => why_not(ev, query, failed),
             None => format!("`{text}` did not match"),
         },
         NodeKind::Or(_) => format!("none of the alternatives of `{}` matched", shorten(&text)),
-        NodeKind::Not(inner) => format!("`{text}`: `{}` matched", one_line(query.source_of(inner))),
+        NodeKind::Not(inner) => {
+            format!("`{text}`: `{}` matched", one_line(&query.source_of(inner)))
+        }
         NodeKind::Near {
             left,
             right,
@@ -214,7 +216,7 @@ fn why_not(ev: &mut Evaluation, query: &Query, node: &Node) -> String {
                 if !ev.eval(side).matched {
                     return format!(
                         "`{text}`: `{}` not found",
-                        shorten(&one_line(query.source_of(side)))
+                        shorten(&one_line(&query.source_of(side)))
                     );
                 }
             }
@@ -236,7 +238,7 @@ fn contributions(ev: &mut Evaluation, query: &Query, node: &Node, out: &mut Vec<
     if let Some(w) = node.weight {
         out.push(format!(
             "{} ({w:+})",
-            shorten(&one_line(query.source_of(node)))
+            shorten(&one_line(&query.source_of(node)))
         ));
     }
     if let NodeKind::And(parts) | NodeKind::Or(parts) = &node.kind {

@@ -181,9 +181,20 @@ impl Query {
         self.alias_slots
     }
 
-    /// The source text of one clause.
-    pub fn source_of(&self, node: &Node) -> &str {
-        self.text.get(node.span.clone()).unwrap_or("")
+    /// The source text of one clause, without comments.
+    pub fn source_of(&self, node: &Node) -> String {
+        let text = self.text.get(node.span.clone()).unwrap_or("");
+        text.lines()
+            .map(|line| {
+                // A comment starts a token: `c#` is a word, ` # note` is not.
+                let comment = line
+                    .match_indices('#')
+                    .map(|(at, _)| at)
+                    .find(|at| *at == 0 || line[..*at].ends_with(char::is_whitespace));
+                comment.map_or(line, |at| &line[..at])
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// The fields the query reads, so documents index only those.
@@ -761,6 +772,8 @@ mod tests {
             "OR(putin, xi)"
         );
         assert_eq!(shape_of("c# OR f#"), "OR(c, f)");
+        let q = parse("a # first\nOR c# # second\nOR d");
+        assert_eq!(q.source_of(q.root()), "a \nOR c# \nOR d");
     }
 
     #[test]
