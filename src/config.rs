@@ -36,6 +36,18 @@ pub struct Config {
     pub polling: PollingConfig,
     pub feeds: Vec<FeedConfig>,
     pub topics: Vec<Topic>,
+    /// Where settings that can fail only at run time were written, so that
+    /// such a failure (port in use, unusable store) is located like any
+    /// other config error.
+    pub origins: Origins,
+}
+
+/// Locations in the config file of settings checked only at run time;
+/// `None` when the setting was left at its default.
+#[derive(Clone, Debug, Default)]
+pub struct Origins {
+    pub listen: Option<Location>,
+    pub storage_path: Option<Location>,
 }
 
 #[derive(Clone, Debug)]
@@ -135,6 +147,18 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
+    /// An error about this config, at `at` when the setting was written in
+    /// the file (else about the file as a whole).
+    pub fn error_at(&self, at: Option<&Location>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            path: self.path.clone(),
+            message: message.into(),
+            location: at.cloned(),
+        }
+    }
+}
+
+impl Config {
     /// Reads and validates the config at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let source = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -158,12 +182,37 @@ impl Config {
         path: &Path,
         default_storage: Option<PathBuf>,
     ) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(source).map_err(|e| ConfigError {
-            path: path.to_owned(),
-            message: e.message().trim().to_owned(),
-            location: e.span().map(|s| locate(source, s.start)),
+        let raw: RawConfig = toml::from_str(source).map_err(|e| {
+            let message = e.message().trim();
+            ConfigError {
+                path: path.to_owned(),
+                message: match what_to_do(message) {
+                    Some(hint) => format!("{message}: {hint}"),
+                    None => message.to_owned(),
+                },
+                location: e.span().map(|s| locate(source, s.start)),
+            }
         })?;
         validate(raw, source, path, default_storage)
+    }
+}
+
+/// What to do about a mistake serde found, when its message does not say.
+fn what_to_do(message: &str) -> Option<&'static str> {
+    if message.starts_with("missing field") {
+        Some("add it to this table")
+    } else if message.contains("expected u64") || message.contains("expected usize") {
+        Some("write a whole number, e.g. 16")
+    } else if message.contains("expected a sequence") {
+        Some(
+            "write a list as [\"a\", \"b\"], and each feed or topic as its own [[feed]] or [[topic]] table",
+        )
+    } else if message.contains("expected a map") {
+        Some("write a table, e.g. headers = { \"X-Api-Key\" = \"…\" }")
+    } else if message.contains("expected a string") {
+        Some("put the value in double quotes")
+    } else {
+        None
     }
 }
 
@@ -198,7 +247,7 @@ struct RawServer {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawStorage {
-    path: Option<String>,
+    path: Option<Spanned<String>>,
     cache_mb: Option<Spanned<u64>>,
 }
 
@@ -266,7 +315,25 @@ struct HumanDuration(Duration);
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Text(String),
+            Number(i64),
+        }
+        let text = match Written::deserialize(d) {
+            Ok(Written::Text(text)) => text,
+            Ok(Written::Number(n)) => {
+                return Err(serde::de::Error::custom(format!(
+                    "a duration needs a unit and quotes: write \"{n}s\" or \"{n}m\", not {n}"
+                )));
+            }
+            Err(_) => {
+                return Err(serde::de::Error::custom(
+                    "a duration is text with a unit, e.g. \"90s\", \"15m\", \"1h 30m\"",
+                ));
+            }
+        };
         humantime::parse_duration(&text)
             .map(HumanDuration)
             .map_err(|e| {
@@ -360,7 +427,19 @@ fn validate(
         }
     };
 
-    let storage_path = match (raw.storage.path, default_storage) {
+    let origins = Origins {
+        listen: raw
+            .server
+            .listen
+            .as_ref()
+            .map(|l| locate(source, l.span().start)),
+        storage_path: raw
+            .storage
+            .path
+            .as_ref()
+            .map(|p| locate(source, p.span().start)),
+    };
+    let storage_path = match (raw.storage.path.map(Spanned::into_inner), default_storage) {
         (None, Some(default)) => default,
         (configured, _) => {
             let p = PathBuf::from(configured.as_deref().unwrap_or("data"));
@@ -581,6 +660,7 @@ fn validate(
         polling,
         feeds,
         topics,
+        origins,
     })
 }
 

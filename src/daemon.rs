@@ -9,7 +9,7 @@
 //! `watch` channel to the scheduler and swaps the server's catalog; the
 //! listener is never touched, so no request fails.
 
-use crate::config::{Config, FeedConfig};
+use crate::config::{Config, ConfigError, FeedConfig};
 use crate::fetch::Fetcher;
 use crate::health::{Health, SCHEDULER_TICK};
 use crate::metrics::Metrics;
@@ -35,12 +35,68 @@ pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 /// How often the daemon reports its status line to systemd.
 const STATUS_EVERY: Duration = Duration::from_secs(30);
 
-/// Opens the store named by the config, off the async runtime.
+/// Opens the store named by the config, off the async runtime. A store
+/// that cannot be opened is reported at `[storage] path` in the config,
+/// with what to do about it.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
     let path = config.storage.path.clone();
     let cache = config.storage.cache_bytes;
-    let store = tokio::task::spawn_blocking(move || Store::open(&path, cache)).await??;
-    Ok(Arc::new(store))
+    let store = tokio::task::spawn_blocking(move || Store::open(&path, cache)).await?;
+    match store {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(e @ crate::store::StoreError::Open { .. }) => {
+            let text = e.to_string();
+            let hint = if text.contains("could not acquire lock") {
+                "another tidings process is using it (is the daemon running? stop it first)"
+            } else if config.origins.storage_path.is_some() {
+                "set [storage] path to a directory tidings can create and write"
+            } else {
+                "add [storage] path = \"…\" naming a directory tidings can create and write"
+            };
+            Err(config
+                .error_at(
+                    config.origins.storage_path.as_ref(),
+                    format!("{text}: {hint}"),
+                )
+                .into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Problems `check-config` can see beyond the file itself, without
+/// touching a running daemon's store or port: errors (the store path cannot
+/// be a directory) and warnings (the port is taken right now, which is
+/// expected while the daemon runs).
+pub fn check_environment(config: &Config) -> (Vec<ConfigError>, Vec<String>) {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    // The nearest existing ancestor decides whether the store directory can
+    // be there (or be created).
+    let mut existing = config.storage.path.as_path();
+    while !existing.exists() {
+        match existing.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
+            _ => break,
+        }
+    }
+    if existing.exists() && !existing.is_dir() {
+        errors.push(config.error_at(
+            config.origins.storage_path.as_ref(),
+            format!(
+                "cannot open the store at {}: {} is not a directory: set [storage] path to a directory tidings can create and write",
+                config.storage.path.display(),
+                existing.display()
+            ),
+        ));
+    }
+    if let Err(e) = std::net::TcpListener::bind(config.server.listen) {
+        warnings.push(format!(
+            "{} is not free right now ({e}); fine if this config's daemon is running, else `tidings run` will fail",
+            config.server.listen
+        ));
+    }
+    (errors, warnings)
 }
 
 /// `tidings run`: serve and poll until a stop signal.
@@ -145,12 +201,25 @@ async fn listen(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
     }
     tokio::net::TcpListener::bind(config.server.listen)
         .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (set [server] listen in {})",
-                config.server.listen,
-                config.path.display()
-            )
+        .map_err(|e| {
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    "another program (perhaps another tidings) uses it: stop that, or set [server] listen to a free port"
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "ports below 1024 need privileges: use a higher port, or socket activation (systemd/tidings.socket)"
+                }
+                std::io::ErrorKind::AddrNotAvailable => {
+                    "this machine has no such address: set [server] listen to one of its addresses, e.g. 127.0.0.1:8080"
+                }
+                _ => "set [server] listen to an address and port this machine can listen on",
+            };
+            config
+                .error_at(
+                    config.origins.listen.as_ref(),
+                    format!("cannot listen on {}: {e}: {hint}", config.server.listen),
+                )
+                .into()
         })
 }
 

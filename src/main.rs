@@ -105,6 +105,15 @@ fn main() -> ExitCode {
         }
     };
     if let Command::CheckConfig = cli.command {
+        // What `run` would trip over beyond the file itself.
+        let (errors, warnings) = daemon::check_environment(&config);
+        if let Some(e) = errors.first() {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+        for warning in warnings {
+            eprintln!("warning: {warning}");
+        }
         print_summary(&config);
         return ExitCode::SUCCESS;
     }

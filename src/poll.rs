@@ -265,6 +265,18 @@ impl Poller {
             .await
             .map_err(|e| PollError::parse(format!("internal error while parsing: {e}")))?
             .map_err(|e| PollError::parse(e.to_string()))?;
+        if !parsed.repairs.is_empty() {
+            let fixes: Vec<String> = parsed.repairs.iter().map(ToString::to_string).collect();
+            tracing::info!(feed = %feed.url, "read after repairs: {}", fixes.join(", "));
+        }
+        if parsed.items_dropped > 0 {
+            tracing::warn!(
+                feed = %feed.url,
+                "the feed lists {} items; only the first {} are read",
+                parsed.items.len() + parsed.items_dropped,
+                normalize::MAX_ITEMS
+            );
+        }
         Ok((
             Fetched::Parsed(parsed),
             fetched.fresh_for,

@@ -143,45 +143,135 @@ async fn poll_once_reports_failing_feeds_and_still_exits_zero() {
         "{out}"
     );
     assert!(
-        line(&feeds[2]).contains("error: not a feed: the server sent an HTML page"),
+        line(&feeds[2]).contains("error: not a feed: HTML page (it links to no feed"),
         "{out}"
     );
     assert!(line(&refused).contains("error: connection failed"), "{out}");
     assert!(out.contains("4 feeds polled, 3 failed"), "{out}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_unusable_store_or_port_is_a_clear_failure() {
+#[test]
+fn more_mistakes_say_what_to_do_and_both_commands_agree() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // The store path is a file, not a directory.
-    write(dir.path(), "not-a-dir", "x");
+    let cases = [
+        (
+            "[polling]\ninterval = 15\n",
+            ":2:12: a duration needs a unit and quotes: write \"15s\" or \"15m\", not 15",
+        ),
+        (
+            "[[feed]]\ntitle = \"No URL\"\n",
+            ":1:1: missing field `url`: add it to this table",
+        ),
+        (
+            "[storage]\ncache_mb = -1\n",
+            ":2:12: invalid value: integer `-1`, expected u64: write a whole number",
+        ),
+        (
+            "feed = \"https://a.example/rss\"\n",
+            ":1:8: invalid type: string \"https://a.example/rss\", expected a sequence: write a list",
+        ),
+        (
+            "[[feed]]\nurl = \"https://a.example/rss\"\nheaders = \"X-Key: 1\"\n",
+            ":3:11: invalid type: string \"X-Key: 1\", expected a map: write a table",
+        ),
+        (
+            "[[topic]]\nslug = \"Russia China\"\nquery = \"a\"\n",
+            ":2:8: invalid slug \"Russia China\": use lower-case letters",
+        ),
+        (
+            "[server]\nlisten = \"127.0.0.1:99999\"\n",
+            ":2:10: invalid listen address",
+        ),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let config = write(dir.path(), &format!("m{i}.toml"), text);
+        for command in ["check-config", "run"] {
+            let out = tidings(&[command, "--config", &config]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command} {text:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{config}{expected}")),
+                "{command} {text:?}: expected {expected:?} in:\n{stderr}"
+            );
+            assert_eq!(
+                stderr.matches("error:").count(),
+                1,
+                "one message:\n{stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unusable_store_or_port_is_located_in_the_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "a-file", "x");
+    // A store path below a file can never be a directory.
     let config = write(
         dir.path(),
         "store.toml",
-        "[storage]\npath = \"not-a-dir\"\n[[feed]]\nurl = \"http://127.0.0.1:9/x\"\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"a-file/store\"\n",
     );
-    let out = tidings(&["poll", "--once", "--config", &config]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let expected = format!("{config}:4:8: cannot open the store at");
+    let check = tidings(&["check-config", "--config", &config]);
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&expected), "{stderr}");
     assert!(
-        stderr.contains("cannot open the store at") && stderr.contains("not-a-dir"),
+        stderr.contains("set [storage] path to a directory"),
+        "{stderr}"
+    );
+    let run = tidings(&["run", "--config", &config]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(
+        stderr.contains("set [storage] path to a directory"),
         "{stderr}"
     );
 
+    // A port in use: `run` fails at the listen line; `check-config` (which
+    // an admin runs while the daemon holds the port) only warns.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
     let config = write(
         dir.path(),
         "port.toml",
-        &format!(
-            "[server]\nlisten = \"{}\"\n",
-            taken.local_addr().expect("addr")
-        ),
+        &format!("[storage]\npath = \"data\"\n\n[server]\nlisten = \"{addr}\"\n"),
     );
-    let out = tidings(&["run", "--config", &config]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let run = tidings(&["run", "--config", &config]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("cannot listen on") && stderr.contains("Address already in use"),
+        stderr.contains(&format!("{config}:5:10: cannot listen on {addr}")),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("set [server] listen to a free port"),
+        "{stderr}"
+    );
+    let check = tidings(&["check-config", "--config", &config]);
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("warning: {addr} is not free right now")),
+        "{stderr}"
+    );
+
+    // A store held by a running daemon: `run` names the likely cause.
+    let config = write(
+        dir.path(),
+        "held.toml",
+        "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"held\"\n",
+    );
+    let daemon = Daemon::start(std::path::Path::new(&config), &[]);
+    let second = tidings(&["poll", "--once", "--config", &config]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{config}:4:8: cannot open the store"))
+            && stderr.contains("is the daemon running?"),
+        "{stderr}"
+    );
+    daemon.stop();
 }

@@ -8,7 +8,12 @@
 
 pub mod canonical;
 pub mod hints;
+pub mod recover;
+pub mod reject;
 pub mod text;
+
+pub use recover::Fix;
+pub use reject::RejectKind;
 
 use chrono::{DateTime, Utc};
 use feed_rs::model;
@@ -25,6 +30,11 @@ pub struct ParsedFeed {
     /// When the feed asks to be polled (`<ttl>`, `<skipHours>`, …).
     pub hints: crate::model::PublisherHints,
     pub items: Vec<Item>,
+    /// What had to be repaired before feed-rs could read the document
+    /// (empty for a well-formed feed).
+    pub repairs: Vec<Fix>,
+    /// Items beyond [`MAX_ITEMS`], not read.
+    pub items_dropped: usize,
 }
 
 /// One entry of a fetched feed, normalized but not yet identified.
@@ -49,11 +59,21 @@ pub struct Item {
 
 /// Why a body could not be read as a feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NormalizeError(String);
+pub struct NormalizeError {
+    kind: RejectKind,
+    message: String,
+}
+
+impl NormalizeError {
+    /// What kind of rejection this is (for counts and metrics).
+    pub fn kind(&self) -> RejectKind {
+        self.kind
+    }
+}
 
 impl fmt::Display for NormalizeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -62,8 +82,82 @@ impl std::error::Error for NormalizeError {}
 /// Titles derived from the summary are cut at this many characters.
 const DERIVED_TITLE_CHARS: usize = 100;
 
+/// Items read from one fetch at most. A feed is newest-first, so these are
+/// its newest stories; the cap bounds the memory and the size of the one
+/// store transaction a fetch becomes (a hostile feed can list 100,000).
+pub const MAX_ITEMS: usize = 2_000;
+
+/// A title longer than this (in characters) is cut: no reader shows more,
+/// and a hostile feed can send megabytes.
+pub const MAX_TITLE_CHARS: usize = 1_000;
+
+/// Summaries and contents longer than this (in bytes of HTML) are cut, so
+/// one entry cannot fill the store or every served page.
+pub const MAX_HTML_BYTES: usize = 1 << 20;
+
+/// How many element-by-element repairs (see [`recover::fix_type_attribute`])
+/// one document may need before it is given up on.
+const MAX_TARGETED_REPAIRS: usize = 8;
+
 /// Parses `body` fetched from `feed_url` (used to resolve relative links).
+///
+/// feed-rs reads the bytes as sent first; when it fails, the document is
+/// repaired (see [`recover`]) and read once more, and [`ParsedFeed::repairs`]
+/// says what was fixed. When both fail, the error says why as precisely as
+/// it can (see [`reject`]).
 pub fn parse_feed(body: &[u8], feed_url: &Url) -> Result<ParsedFeed, NormalizeError> {
+    // quick-xml (inside feed-rs) panics on some UTF-16 documents; those are
+    // decoded by `recover` instead.
+    if !recover::is_wide(body) {
+        if let Ok(feed) = read_with_feed_rs(body, feed_url) {
+            return Ok(from_model(feed, body, feed_url, Vec::new()));
+        }
+    }
+    let mut repaired = recover::repair(body);
+    let mut result = read_with_feed_rs(repaired.text.as_bytes(), feed_url);
+    // Targeted repairs, each at the position feed-rs names; a few at most,
+    // since each costs a parse.
+    for _ in 0..MAX_TARGETED_REPAIRS {
+        let Err(feed_rs::parser::ParseFeedError::ParseError(
+            feed_rs::parser::ParseErrorKind::UnknownMimeType { position, .. },
+        )) = &result
+        else {
+            break;
+        };
+        let at = usize::try_from(*position).unwrap_or(usize::MAX);
+        let Some(fixed) = recover::fix_type_attribute(&repaired.text, at) else {
+            break;
+        };
+        repaired.text = fixed;
+        if !repaired.fixes.contains(&Fix::ContentType) {
+            repaired.fixes.push(Fix::ContentType);
+        }
+        result = read_with_feed_rs(repaired.text.as_bytes(), feed_url);
+    }
+    match result {
+        // A document read only up to an error in its first item gives an
+        // empty feed: the error is the better answer.
+        Ok(feed) if repaired.dropped_item && feed.entries.is_empty() => {
+            let (kind, message) = reject::describe(body, &repaired, None, feed_url);
+            Err(NormalizeError { kind, message })
+        }
+        Ok(feed) => Ok(from_model(
+            feed,
+            repaired.text.as_bytes(),
+            feed_url,
+            repaired.fixes,
+        )),
+        Err(err) => {
+            let (kind, message) = reject::describe(body, &repaired, Some(&err), feed_url);
+            Err(NormalizeError { kind, message })
+        }
+    }
+}
+
+fn read_with_feed_rs(
+    body: &[u8],
+    feed_url: &Url,
+) -> Result<model::Feed, feed_rs::parser::ParseFeedError> {
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(feed_url.as_str()))
         // feed-rs would otherwise invent ids from link+title (an edited title
@@ -71,10 +165,24 @@ pub fn parse_feed(body: &[u8], feed_url: &Url) -> Result<ParsedFeed, NormalizeEr
         // An empty id tells `dedup` that the publisher gave none.
         .id_generator(|_, _, _| String::new())
         .build();
-    let feed = parser
-        .parse(body)
-        .map_err(|e| describe_parse_error(body, e))?;
+    // A panic in the parser must cost one feed its poll, not the daemon a
+    // worker thread: it becomes an error like any other. (The parser is
+    // dropped right after, so no state broken by the panic is reused.)
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body))).unwrap_or_else(
+        |panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(feed_rs::parser::ParseFeedError::IoError(
+                std::io::Error::other(format!("the feed parser failed: {why}")),
+            ))
+        },
+    )
+}
 
+fn from_model(feed: model::Feed, body: &[u8], feed_url: &Url, repairs: Vec<Fix>) -> ParsedFeed {
     let site_link = feed
         .links
         .iter()
@@ -82,21 +190,25 @@ pub fn parse_feed(body: &[u8], feed_url: &Url) -> Result<ParsedFeed, NormalizeEr
         .and_then(|l| canonical::canonical_link(&l.href, Some(feed_url)))
         .map(String::from);
     let feed_language = feed.language.as_deref().map(clean_language);
+    let items_dropped = feed.entries.len().saturating_sub(MAX_ITEMS);
     let items = feed
         .entries
         .into_iter()
+        .take(MAX_ITEMS)
         .map(|entry| item_from(entry, feed_url, feed_language.as_deref()))
         .collect();
-    Ok(ParsedFeed {
+    ParsedFeed {
         title: feed
             .title
-            .map(|t| text::clean_text(&t.content))
+            .map(|t| cap_chars(text::clean_text(&t.content), MAX_TITLE_CHARS))
             .filter(|t| !t.is_empty()),
         site_link,
         language: feed_language,
         hints: hints::publisher_hints(body),
         items,
-    })
+        repairs,
+        items_dropped,
+    }
 }
 
 fn item_from(entry: model::Entry, feed_url: &Url, feed_language: Option<&str>) -> Item {
@@ -111,15 +223,19 @@ fn item_from(entry: model::Entry, feed_url: &Url, feed_language: Option<&str>) -
         .filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .chain(entry.links.iter())
         .find_map(|l| canonical::canonical_link(&l.href, Some(&base)));
-    let summary = entry.summary.as_ref().and_then(text_as_html);
-    let content = entry.content.as_ref().and_then(|c| {
-        let body = c.body.as_deref()?;
-        html_if_nonempty(body, c.content_type.as_str())
-    });
+    let summary = entry.summary.as_ref().and_then(text_as_html).map(cap_html);
+    let content = entry
+        .content
+        .as_ref()
+        .and_then(|c| {
+            let body = c.body.as_deref()?;
+            html_if_nonempty(body, c.content_type.as_str())
+        })
+        .map(cap_html);
     let title = entry
         .title
         .as_ref()
-        .map(|t| text::clean_text(&t.content))
+        .map(|t| cap_chars(text::clean_text(&t.content), MAX_TITLE_CHARS))
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| {
             derived_title(
@@ -203,49 +319,33 @@ fn clean_language(lang: &str) -> String {
     lang.trim().to_ascii_lowercase().replace('_', "-")
 }
 
-/// Turns feed-rs's error into a message an admin can act on.
-fn describe_parse_error(body: &[u8], err: feed_rs::parser::ParseFeedError) -> NormalizeError {
-    let head: String = String::from_utf8_lossy(&body[..body.len().min(512)])
-        .trim_start_matches('\u{feff}')
-        .trim_start()
-        .to_ascii_lowercase();
-    if body.iter().all(|b| b.is_ascii_whitespace()) {
-        return NormalizeError("empty response body".into());
+/// Cuts `text` to at most `max` characters, marking the cut with "…".
+fn cap_chars(text: String, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text,
+        Some((at, _)) => {
+            let mut cut = text;
+            cut.truncate(at);
+            cut.push('…');
+            cut
+        }
     }
-    if head.starts_with("<!doctype html") || head.starts_with("<html") {
-        return NormalizeError("not a feed: the server sent an HTML page".into());
-    }
-    if let feed_rs::parser::ParseFeedError::ParseError(
-        feed_rs::parser::ParseErrorKind::NoFeedRoot,
-    ) = err
-    {
-        return NormalizeError(match root_element(&head) {
-            Some(root) => format!(
-                "not a feed: the document's root element is <{root}>, not <rss>, <feed> or <rdf:RDF>"
-            ),
-            None => "not a feed: neither XML nor JSON".to_owned(),
-        });
-    }
-    NormalizeError(format!("not a readable feed: {err}"))
 }
 
-/// The name of the first element in `head` (lower-cased text), skipping
-/// the XML declaration, processing instructions, comments and doctypes.
-fn root_element(head: &str) -> Option<String> {
-    let mut rest = head;
-    loop {
-        let start = rest.find('<')?;
-        rest = &rest[start + 1..];
-        if rest.starts_with('?') || rest.starts_with('!') {
-            rest = &rest[rest.find('>')? + 1..];
-            continue;
-        }
-        let name: String = rest
-            .chars()
-            .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
-            .collect();
-        return (!name.is_empty()).then_some(name);
+/// Cuts HTML to at most [`MAX_HTML_BYTES`] at a character boundary. A tag
+/// cut in half is harmless: the HTML is sanitized (and so balanced) when
+/// served, and [`text::html_to_text`] drops an unterminated tag.
+fn cap_html(mut html: String) -> String {
+    if html.len() <= MAX_HTML_BYTES {
+        return html;
     }
+    let mut at = MAX_HTML_BYTES;
+    while !html.is_char_boundary(at) {
+        at -= 1;
+    }
+    html.truncate(at);
+    html.push('…');
+    html
 }
 
 #[cfg(test)]
@@ -310,25 +410,81 @@ mod tests {
 
     #[test]
     fn errors_say_what_went_wrong() {
+        let error = |body: &[u8]| parse_feed(body, &url()).unwrap_err();
         let html = b"<!DOCTYPE html><html><body>Login</body></html>";
-        assert!(
-            parse_feed(html, &url())
-                .unwrap_err()
-                .to_string()
-                .contains("HTML page")
+        let e = error(html);
+        assert_eq!(e.kind(), RejectKind::Html);
+        assert_eq!(
+            e.to_string(),
+            "not a feed: HTML page (it links to no feed: a login or error page?)"
         );
-        assert!(
-            parse_feed(b"  \n", &url())
-                .unwrap_err()
-                .to_string()
-                .contains("empty")
+        let page = br#"<html><head><link rel="alternate" type="application/atom+xml" href="/atom"></head></html>"#;
+        assert_eq!(
+            error(page).to_string(),
+            "not a feed: HTML page (did you mean https://news.example/atom?)"
         );
-        let broken = b"<rss version=\"2.0\"><channel><item><title>x</channel></rss>";
+        assert_eq!(error(b"  \n").kind(), RejectKind::Empty);
+        let broken = b"<rss version=\"2.0\"><channel>\n<item><title a=\"x>t</title>";
+        let e = error(broken);
+        assert_eq!(e.kind(), RejectKind::XmlSyntax, "{e}");
         assert!(
-            parse_feed(broken, &url())
-                .unwrap_err()
-                .to_string()
-                .starts_with("not a readable feed")
+            e.to_string().starts_with("XML error at line 2 col 7: "),
+            "{e}"
         );
+        let e = error(b"<opml version=\"2.0\"><body/></opml>");
+        assert_eq!(e.kind(), RejectKind::NotFeedXml, "{e}");
+        assert!(e.to_string().contains("<opml>"), "{e}");
+        assert_eq!(error(b"{\"a\": 1}").kind(), RejectKind::NotFeedJson);
+        assert_eq!(error(b"{\"a\": ").kind(), RejectKind::JsonSyntax);
+        assert_eq!(error(b"GIF89a\x01\x00").kind(), RejectKind::Binary);
+    }
+
+    #[test]
+    fn what_feed_rs_rejects_is_repaired() {
+        // (Leading blank lines and junk before the declaration: feed-rs 3
+        // reads those itself.)
+        let cases: [(&[u8], Fix); 5] = [
+            (b"<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><id>1</id><title type=\"text/plain\">A</title></entry></feed>", Fix::ContentType),
+            (b"<rss><channel><item><title>A&nbsp;B</title></item></channel></rss>", Fix::HtmlEntities),
+            (b"<rss version=\"2.0\"><channel><item><title>R&D</title></item></channel></rss>", Fix::BareAmpersand),
+            (b"<rss><channel><item><title>A</title></item></channel></rss>", Fix::RssVersion),
+            (b"<rss version=\"2.0\"><channel><item><title>caf\xE9</title></item></channel></rss>", Fix::Charset),
+        ];
+        for (body, fix) in cases {
+            let feed = parse_feed(body, &url()).unwrap_or_else(|e| panic!("{fix}: {e}"));
+            assert!(feed.repairs.contains(&fix), "{fix}: {:?}", feed.repairs);
+            assert_eq!(feed.items.len(), 1, "{fix}");
+        }
+        let feed = parse_feed(
+            b"<rss version=\"2.0\"><channel><item><title>A&nbsp;B</title></item></channel></rss>",
+            &url(),
+        )
+        .unwrap();
+        assert_eq!(feed.items[0].title, "A B");
+        let feed = parse_feed(
+            b"<rss version=\"2.0\"><channel><item><title>caf\xE9</title></item></channel></rss>",
+            &url(),
+        )
+        .unwrap();
+        assert_eq!(feed.items[0].title, "café");
+    }
+
+    #[test]
+    fn huge_feeds_and_entries_are_capped() {
+        let mut rss = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+        for i in 0..MAX_ITEMS + 5 {
+            rss.push_str(&format!("<item><guid>{i}</guid><title>{i}</title></item>"));
+        }
+        rss.push_str("</channel></rss>");
+        let feed = parse_feed(rss.as_bytes(), &url()).unwrap();
+        assert_eq!((feed.items.len(), feed.items_dropped), (MAX_ITEMS, 5));
+        let big = format!(
+            "<rss version=\"2.0\"><channel><item><title>{}</title><description>{}</description></item></channel></rss>",
+            "t".repeat(MAX_TITLE_CHARS + 10),
+            "d".repeat(MAX_HTML_BYTES + 10)
+        );
+        let feed = parse_feed(big.as_bytes(), &url()).unwrap();
+        assert_eq!(feed.items[0].title.chars().count(), MAX_TITLE_CHARS + 1);
+        assert!(feed.items[0].summary.as_ref().unwrap().len() <= MAX_HTML_BYTES + 3);
     }
 }

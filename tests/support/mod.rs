@@ -414,6 +414,11 @@ impl Daemon {
         self.log.lock().expect("log lock").join("\n")
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         tidings::fetch::install_crypto_provider();
         reqwest::get(format!("{}{}", self.base, path))
