@@ -392,7 +392,7 @@ enum Fetched {
 }
 
 /// Turns a parsed feed into identified entries ready to store.
-fn entries_of(state: &FeedState, parsed: ParsedFeed, now: DateTime<Utc>) -> Vec<Entry> {
+pub fn entries_of(state: &FeedState, parsed: ParsedFeed, now: DateTime<Utc>) -> Vec<Entry> {
     let ids = dedup::identify(&state.url, &parsed.items);
     let feed = state.id();
     parsed
@@ -431,7 +431,7 @@ fn keep_validators(state: &mut FeedState, fresh: Validators) {
     }
 }
 
-fn body_hash(body: &[u8]) -> [u8; 16] {
+pub fn body_hash(body: &[u8]) -> [u8; 16] {
     let digest = Sha256::digest(body);
     let mut out = [0u8; 16];
     out.copy_from_slice(&digest[..16]);

@@ -1,0 +1,432 @@
+//! tidings' own benchmarks, one scenario per subcommand; `bench/run` runs
+//! them several times beside the references (feedparser, nginx) and prints
+//! the table. Each prints one JSON object per measurement on stdout:
+//! `{"scenario": …, "metric": …, "value": …, "unit": …}`.
+//!
+//! ```text
+//! cargo bench --bench pipeline -- ingest               fetch-free ingest of the news replay
+//! cargo bench --bench pipeline -- build-store DIR N    a store of N realistic entries
+//! cargo bench --bench pipeline -- upstream PORT N      N fake feeds (blocks; for poll-scale)
+//! cargo bench --bench pipeline -- poll-scale URL N DIR two polling cycles of N feeds
+//! cargo bench --bench pipeline -- match-store DIR      re-matching a topic over a whole store
+//! ```
+//! Nothing here asserts a timing: it measures and reports.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use tidings::model::{Entry, EntryId, FeedState};
+use tidings::normalize::parse_feed;
+use tidings::store::Store;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_else(|| usage());
+    match args.first().map(String::as_str) {
+        Some("ingest") => ingest(),
+        Some("build-store") => build_store(
+            Path::new(&arg(1)),
+            arg(2).parse().unwrap_or_else(|_| usage()),
+        ),
+        Some("upstream") => upstream(
+            arg(1).parse().unwrap_or_else(|_| usage()),
+            arg(2).parse().unwrap_or_else(|_| usage()),
+        ),
+        Some("poll-scale") => poll_scale(
+            &arg(1),
+            arg(2).parse().unwrap_or_else(|_| usage()),
+            Path::new(&arg(3)),
+        ),
+        Some("match-store") => match_store(Path::new(&arg(1))),
+        // `cargo bench` with no arguments: the quick, self-contained one.
+        None => ingest(),
+        Some(_) => usage(),
+    }
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: pipeline ingest | build-store DIR N | upstream PORT N | poll-scale URL N DIR | match-store DIR"
+    );
+    std::process::exit(2)
+}
+
+fn report(scenario: &str, metric: &str, value: f64, unit: &str) {
+    println!(
+        "{{\"scenario\":\"{scenario}\",\"metric\":\"{metric}\",\"value\":{value:.3},\"unit\":\"{unit}\"}}"
+    );
+}
+
+fn replay_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/news-replay")
+}
+
+/// Every replay feed's snapshots, oldest first: (feed name, bodies).
+fn replay() -> Vec<(String, Vec<Vec<u8>>)> {
+    let root = replay_root();
+    let mut feeds = Vec::new();
+    for source in read_dir(&root) {
+        for feed in read_dir(&source) {
+            let mut files: Vec<PathBuf> = read_dir(&feed)
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+                .collect();
+            files.sort();
+            let bodies = files
+                .iter()
+                .map(|f| std::fs::read(f).expect("readable snapshot"))
+                .collect();
+            let name = feed
+                .strip_prefix(&root)
+                .expect("under root")
+                .to_string_lossy()
+                .into_owned();
+            feeds.push((name, bodies));
+        }
+    }
+    feeds.sort_by(|a, b| a.0.cmp(&b.0));
+    feeds
+}
+
+fn read_dir(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Scenario 1: the same bytes through a bare XML scan, feed-rs alone, and
+/// tidings' whole fetch-free ingest (hash check, normalize, identify,
+/// store in sled, flush per stored fetch, as the poller does).
+fn ingest() {
+    let feeds = replay();
+    let files: usize = feeds.iter().map(|f| f.1.len()).sum();
+    let bytes: usize = feeds.iter().flat_map(|f| &f.1).map(Vec::len).sum();
+    let mb = bytes as f64 / 1e6;
+    report("ingest", "files", files as f64, "files");
+    report("ingest", "input", mb, "MB");
+
+    let start = Instant::now();
+    let mut events = 0u64;
+    for body in feeds.iter().flat_map(|f| &f.1) {
+        let mut reader = quick_xml::Reader::from_reader(&body[..]);
+        let mut buf = Vec::new();
+        while let Ok(e) = reader.read_event_into(&mut buf) {
+            if matches!(e, quick_xml::events::Event::Eof) {
+                break;
+            }
+            events += 1;
+            buf.clear();
+        }
+    }
+    std::hint::black_box(events);
+    report(
+        "ingest",
+        "quick-xml events",
+        mb / start.elapsed().as_secs_f64(),
+        "MB/s",
+    );
+
+    let start = Instant::now();
+    let mut items = 0usize;
+    for body in feeds.iter().flat_map(|f| &f.1) {
+        let parser = feed_rs::parser::Builder::new()
+            .id_generator(|_, _, _| String::new())
+            .build();
+        if let Ok(feed) = parser.parse(&body[..]) {
+            items += feed.entries.len();
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    report("ingest", "feed-rs parse", mb / secs, "MB/s");
+    report("ingest", "feed-rs items", items as f64 / secs, "items/s");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), 16 << 20).expect("store");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let start = Instant::now();
+    let (mut parsed_items, mut stored) = (0usize, 0usize);
+    for (name, bodies) in &feeds {
+        let mut state = FeedState::new(&format!("https://replay.example/{name}"));
+        let url = url::Url::parse(&state.url).expect("url");
+        for body in bodies {
+            let hash = tidings::poll::body_hash(body);
+            if state.body_hash == Some(hash) {
+                continue;
+            }
+            state.body_hash = Some(hash);
+            let Ok(parsed) = parse_feed(body, &url) else {
+                continue;
+            };
+            parsed_items += parsed.items.len();
+            let entries = tidings::poll::entries_of(&state, parsed, tidings::model::now());
+            let counts = store.store_fetch(&state, entries).expect("store");
+            stored += counts.new;
+            if counts.new + counts.updated > 0 {
+                runtime.block_on(store.flush()).expect("flush");
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    report("ingest", "tidings pipeline", mb / secs, "MB/s");
+    report(
+        "ingest",
+        "tidings items",
+        parsed_items as f64 / secs,
+        "items/s",
+    );
+    report("ingest", "stories stored", stored as f64, "entries");
+    report(
+        "ingest",
+        "store size per entry",
+        store.size_on_disk().expect("size") as f64 / stored.max(1) as f64,
+        "bytes",
+    );
+}
+
+/// Distinct real entries from the replay, as templates for synthesis.
+fn templates() -> Vec<Entry> {
+    let mut out = Vec::new();
+    for (name, bodies) in replay() {
+        let state = FeedState::new(&format!("https://replay.example/{name}"));
+        let url = url::Url::parse(&state.url).expect("url");
+        let mut seen = std::collections::HashSet::new();
+        for body in &bodies {
+            if let Ok(parsed) = parse_feed(body, &url) {
+                for e in tidings::poll::entries_of(&state, parsed, tidings::model::now()) {
+                    if seen.insert(e.id) {
+                        out.push(e);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Scenario 2 and 4 setup: a store of `n` entries made from real ones with
+/// rewritten ids, spread over 1,000 feeds and a year of first-seen times.
+fn build_store(dir: &Path, n: usize) {
+    let templates = templates();
+    let store = Store::open(dir, 16 << 20).expect("store");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let feeds: Vec<FeedState> = (0..1000)
+        .map(|i| FeedState::new(&format!("http://127.0.0.1:18200/feed/{i}")))
+        .collect();
+    let start = Instant::now();
+    let year_ago = tidings::model::now() - chrono::Duration::days(365);
+    let step = chrono::Duration::milliseconds((365 * 86_400_000 / n.max(1)) as i64);
+    const BATCH: usize = 1000;
+    let mut written = 0;
+    while written < n {
+        let feed = &feeds[(written / BATCH) % feeds.len()];
+        let batch: Vec<Entry> = (written..(written + BATCH).min(n))
+            .map(|i| {
+                let t = &templates[i % templates.len()];
+                let first_seen = year_ago + step * i as i32;
+                Entry {
+                    id: EntryId::derive(&feed.url, &format!("synthetic:{i}")),
+                    feed: feed.id(),
+                    identity: format!("synthetic:{i}"),
+                    first_seen,
+                    updated: first_seen,
+                    published: Some(first_seen),
+                    ..t.clone()
+                }
+            })
+            .collect();
+        written += batch.len();
+        store.store_fetch(feed, batch).expect("store");
+    }
+    runtime.block_on(store.flush()).expect("flush");
+    let secs = start.elapsed().as_secs_f64();
+    report("build-store", "entries", n as f64, "entries");
+    report("build-store", "insert rate", n as f64 / secs, "entries/s");
+    report(
+        "build-store",
+        "size per entry",
+        store.size_on_disk().expect("size") as f64 / n as f64,
+        "bytes",
+    );
+}
+
+/// A fake upstream of `n` feeds, each a real 20–200 KB snapshot, with an
+/// ETag per body and 304s for matching `If-None-Match`. Runs until killed.
+fn upstream(port: u16, n: usize) {
+    let bodies: Vec<Arc<Vec<u8>>> = replay()
+        .into_iter()
+        .flat_map(|f| f.1)
+        .filter(|b| (20_000..=200_000).contains(&b.len()))
+        .map(Arc::new)
+        .collect();
+    assert!(!bodies.is_empty(), "snapshots of 20–200 KB exist");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let bodies = Arc::new(bodies);
+        let app = axum::Router::new().route(
+            "/feed/{i}",
+            axum::routing::get(
+                move |axum::extract::Path(i): axum::extract::Path<usize>,
+                      headers: axum::http::HeaderMap| {
+                    let bodies = Arc::clone(&bodies);
+                    async move {
+                        use axum::response::IntoResponse;
+                        if i >= n {
+                            return axum::http::StatusCode::NOT_FOUND.into_response();
+                        }
+                        let etag = format!("\"{i}\"");
+                        if headers.get("if-none-match").and_then(|v| v.to_str().ok())
+                            == Some(etag.as_str())
+                        {
+                            return (axum::http::StatusCode::NOT_MODIFIED, [("etag", etag)])
+                                .into_response();
+                        }
+                        let body = bodies[i % bodies.len()].as_ref().clone();
+                        (
+                            [
+                                ("etag", etag),
+                                ("content-type", "application/xml".to_owned()),
+                            ],
+                            body,
+                        )
+                            .into_response()
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind upstream");
+        axum::serve(listener, app).await.expect("serve");
+    });
+}
+
+/// Scenario 3: two full polling cycles of `n` feeds at `base/feed/{i}`.
+fn poll_scale(base: &str, n: usize, dir: &Path) {
+    let mut toml = format!(
+        "[storage]\npath = \"{}\"\n[polling]\nconcurrency = 64\nmax_per_host = 64\ninterval = \"1h\"\n",
+        dir.display()
+    );
+    for i in 0..n {
+        toml.push_str(&format!("[[feed]]\nurl = \"{base}/feed/{i}\"\n"));
+    }
+    let config =
+        tidings::config::Config::parse(&toml, &dir.join("bench.toml"), None).expect("config");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let store = tidings::daemon::open_store(&config).await.expect("store");
+        for cycle in ["first cycle", "second cycle (304s)"] {
+            let cpu = cpu_seconds();
+            let start = Instant::now();
+            let reports = tidings::daemon::poll_once(&config, Arc::clone(&store), |_| {})
+                .await
+                .expect("poll");
+            let wall = start.elapsed();
+            let failed = reports.iter().filter(|r| r.outcome.is_failure()).count();
+            let bytes: u64 = reports.iter().map(|r| r.fetched_bytes).sum();
+            report(
+                "poll-scale",
+                &format!("{cycle} feeds/s"),
+                n as f64 / wall.as_secs_f64(),
+                "feeds/s",
+            );
+            report(
+                "poll-scale",
+                &format!("{cycle} wall"),
+                wall.as_secs_f64(),
+                "s",
+            );
+            report(
+                "poll-scale",
+                &format!("{cycle} CPU"),
+                cpu_seconds() - cpu,
+                "s",
+            );
+            report(
+                "poll-scale",
+                &format!("{cycle} MB/s"),
+                bytes as f64 / 1e6 / wall.as_secs_f64(),
+                "MB/s",
+            );
+            report(
+                "poll-scale",
+                &format!("{cycle} failures"),
+                failed as f64,
+                "feeds",
+            );
+        }
+        report("poll-scale", "peak RSS", peak_rss_mb(), "MB");
+    });
+}
+
+/// Scenario 5: re-matching one topic over every entry of a store (what
+/// changing a topic costs: matching runs at serve time over the store).
+fn match_store(dir: &Path) {
+    let store = Store::open(dir, 16 << 20).expect("store");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let config_path = root.join("config/tidings.toml");
+    let source = std::fs::read_to_string(&config_path).expect("config");
+    let config = tidings::config::Config::parse(&source, &config_path, None).expect("config");
+    let states = store.feed_states().expect("feeds");
+    let tagger = tidings::topic::Tagger::new(&config.topics, &states, &Default::default());
+    let start = Instant::now();
+    let (mut entries, mut matched) = (0u64, 0u64);
+    store
+        .newest(usize::MAX, |e| {
+            entries += 1;
+            let doc = tagger.document(e);
+            matched += config.topics.iter().filter(|t| t.matches(&doc)).count() as u64;
+            false
+        })
+        .expect("scan");
+    let secs = start.elapsed().as_secs_f64();
+    report("match-store", "entries", entries as f64, "entries");
+    report("match-store", "full re-match", secs, "s");
+    report(
+        "match-store",
+        "entry x topic",
+        entries as f64 * config.topics.len() as f64 / secs,
+        "matches/s",
+    );
+    std::hint::black_box(matched);
+}
+
+/// User + system CPU seconds of this process so far.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+    });
+    ticks / 100.0
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
