@@ -93,9 +93,9 @@ fn topic_counts(
     let tagger = Tagger::new(&catalog.topics, feeds, &catalog.feed_titles);
     let mut counts = vec![0u64; catalog.topics.len()];
     state.store.newest(usize::MAX, |e| {
-        let doc = tagger.document(e);
+        let taken = tagger.topics_of(e);
         for (count, topic) in counts.iter_mut().zip(&catalog.topics) {
-            if topic.matches(&doc) {
+            if taken.iter().any(|t| t.slug == topic.slug) {
                 *count += 1;
             }
         }

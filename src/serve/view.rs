@@ -129,12 +129,12 @@ pub fn build(
     let tagger = Tagger::new(&catalog.topics, &feeds, &catalog.feed_titles);
     let mut tags: HashMap<crate::model::EntryId, Vec<TopicTag>> = HashMap::new();
     let page = store.page(request.limit, request.before.as_ref(), |e| {
-        let doc = tagger.document(e);
-        if topic.is_some_and(|t| !t.matches(&doc)) {
+        let matched = tagger.topics_of(e);
+        if topic.is_some_and(|t| !matched.iter().any(|m| m.slug == t.slug)) {
             return false;
         }
-        let matched = tagger
-            .matching(&doc)
+        let matched = matched
+            .into_iter()
             .filter(|t| !catalog.is_private(&t.slug))
             .map(|t| TopicTag {
                 slug: t.slug.clone(),

@@ -200,7 +200,7 @@ impl<'a> Evaluation<'a> {
             .map(|p| Span {
                 segment: p.segment,
                 start: p.index,
-                end: p.index + len.saturating_sub(1),
+                end: p.index.saturating_add(len.saturating_sub(1)),
             })
             .collect()
     }
@@ -235,7 +235,7 @@ impl<'a> Evaluation<'a> {
                     starts.retain(|s| {
                         at.binary_search(&Pos {
                             segment: s.segment,
-                            index: s.index + offset as u32,
+                            index: s.index.saturating_add(offset as u32),
                         })
                         .is_ok()
                     });

@@ -17,6 +17,7 @@ pub mod explain;
 mod key;
 mod lang;
 mod matcher;
+mod memo;
 mod query;
 mod stem;
 mod term;
@@ -26,6 +27,7 @@ pub use alias::{AliasError, Aliases};
 pub use document::{Document, FeedMeta, Field, FieldSet};
 pub use lang::{Language, LanguageSource, detect as detect_language, parse_language_code};
 pub use matcher::Outcome;
+pub use memo::Memo;
 pub use query::{Query, QueryError};
 pub use stem::same_word;
 
@@ -152,6 +154,10 @@ pub struct Tagger<'a> {
     topics: &'a [Topic],
     feeds: HashMap<FeedId, FeedMeta>,
     fields: FieldSet,
+    /// Verdicts remembered across requests, valid for `key`: a fingerprint
+    /// of the topics and the feed details they may read.
+    memo: &'a Memo,
+    key: u64,
 }
 
 impl<'a> Tagger<'a> {
@@ -161,10 +167,23 @@ impl<'a> Tagger<'a> {
         states: &[FeedState],
         titles: &HashMap<FeedId, String>,
     ) -> Tagger<'a> {
+        Tagger::with_memo(topics, states, titles, &memo::SHARED)
+    }
+
+    /// A tagger that remembers its verdicts in `memo`.
+    pub fn with_memo(
+        topics: &'a [Topic],
+        states: &[FeedState],
+        titles: &HashMap<FeedId, String>,
+        memo: &'a Memo,
+    ) -> Tagger<'a> {
+        let feeds = feed_directory(states, titles);
         Tagger {
+            key: fingerprint(topics, &feeds),
             topics,
-            feeds: feed_directory(states, titles),
+            feeds,
             fields: fields_of(topics),
+            memo,
         }
     }
 
@@ -176,6 +195,59 @@ impl<'a> Tagger<'a> {
     pub fn matching<'t>(&'t self, doc: &'t Document) -> impl Iterator<Item = &'a Topic> + 't {
         self.topics.iter().filter(move |t| t.matches(doc))
     }
+
+    /// The topics that take `entry`, in config order: the remembered
+    /// verdicts when its text has not changed since they were made (no
+    /// indexing at all), else judged now and remembered.
+    pub fn topics_of(&self, entry: &crate::model::Entry) -> Vec<&'a Topic> {
+        if self.topics.len() > memo::MAX_TOPICS {
+            return self.matching(&self.document(entry)).collect();
+        }
+        let taken = match self.memo.recall(self.key, entry) {
+            Some(taken) => taken,
+            None => {
+                let doc = self.document(entry);
+                let taken = self
+                    .topics
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| t.matches(&doc))
+                    .fold(0u64, |bits, (i, _)| bits | 1 << i);
+                self.memo.remember(self.key, entry, taken);
+                taken
+            }
+        };
+        self.topics
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| taken & (1 << i) != 0)
+            .map(|(_, t)| t)
+            .collect()
+    }
+}
+
+/// A fingerprint of everything a verdict depends on besides the entry:
+/// the topics (their parsed queries, with aliases expanded, and settings)
+/// and the feed details they may read.
+fn fingerprint(topics: &[Topic], feeds: &HashMap<FeedId, FeedMeta>) -> u64 {
+    use std::fmt::Write;
+    use std::hash::Hasher;
+    /// Hashes formatted text without building it.
+    struct HashWriter(key::Fnv);
+    impl Write for HashWriter {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut h = HashWriter(key::Fnv::default());
+    for topic in topics {
+        let _ = write!(h, "{topic:?}");
+    }
+    let mut feeds: Vec<_> = feeds.iter().collect();
+    feeds.sort_by_key(|(id, _)| **id);
+    let _ = write!(h, "{feeds:?}");
+    h.0.finish()
 }
 
 /// What topics may know about each stored feed: the configured title
@@ -289,6 +361,31 @@ mod tests {
                 score: 0.0
             }
         );
+    }
+
+    #[test]
+    fn tagger_remembers_verdicts_until_the_entry_or_the_topics_change() {
+        let topics = [topic("russia"), topic("china"), topic("russia china")];
+        let memo = Memo::default();
+        let tagger = Tagger::with_memo(&topics, &[], &HashMap::new(), &memo);
+        let mut e = entry(1, "Russia and China", "", None);
+        let slugs = |t: Vec<&Topic>| {
+            t.iter()
+                .map(|t| t.query.text().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            slugs(tagger.topics_of(&e)),
+            ["russia", "china", "russia china"]
+        );
+        // Remembered: the same entry is not indexed again; an edited one is.
+        assert_eq!(tagger.topics_of(&e).len(), 3);
+        e.title = "Russia alone".into();
+        assert_eq!(slugs(tagger.topics_of(&e)), ["russia"]);
+        // Changed topics start from scratch (retroactive).
+        let other = [topic("alone")];
+        let retuned = Tagger::with_memo(&other, &[], &HashMap::new(), &memo);
+        assert_eq!(slugs(retuned.topics_of(&e)), ["alone"]);
     }
 
     #[test]
