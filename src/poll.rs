@@ -146,7 +146,7 @@ impl Poller {
                         // Everything reported stored is on disk before we say so.
                         self.store.flush().await?;
                         if counts.new + counts.updated > 0 {
-                            tracing::info!(feed = %url, new = counts.new, updated = counts.updated, "stored entries");
+                            tracing::info!(feed = %url, new = counts.new, updated = counts.updated, total = state.entry_count, "stored entries");
                         }
                         PollOutcome::Stored(counts)
                     }

@@ -42,8 +42,17 @@ fn manifest() -> Vec<CorpusFile> {
 
 #[derive(Debug)]
 enum Outcome {
-    Parsed { items: usize, repairs: Vec<Fix> },
-    Rejected { kind: RejectKind, message: String },
+    /// `feed_rs_alone`: whether feed-rs by itself read the bytes (the
+    /// "before" of the recovery pass).
+    Parsed {
+        items: usize,
+        repairs: Vec<Fix>,
+        feed_rs_alone: bool,
+    },
+    Rejected {
+        kind: RejectKind,
+        message: String,
+    },
     Panicked(String),
     Missing,
 }
@@ -57,6 +66,8 @@ fn sweep_one(file: &CorpusFile) -> Outcome {
         Ok(Ok(feed)) => Outcome::Parsed {
             items: feed.items.len(),
             repairs: feed.repairs,
+            feed_rs_alone: std::panic::catch_unwind(|| feed_rs::parser::parse(&body[..]))
+                .is_ok_and(|r| r.is_ok()),
         },
         Ok(Err(e)) => Outcome::Rejected {
             kind: e.kind(),
@@ -165,6 +176,7 @@ fn every_corpus_file_yields_a_feed_or_a_specific_error() {
         .collect();
 
     let mut parsed = 0;
+    let mut feed_rs_alone = 0;
     let mut empty_feeds = 0;
     let mut items = 0;
     let mut recovered = 0;
@@ -177,8 +189,13 @@ fn every_corpus_file_yields_a_feed_or_a_specific_error() {
     for (file, outcome) in files.iter().zip(&outcomes) {
         let row = by_corpus.entry(file.corpus.as_str()).or_default();
         match outcome {
-            Outcome::Parsed { items: n, repairs } => {
+            Outcome::Parsed {
+                items: n,
+                repairs,
+                feed_rs_alone: alone,
+            } => {
                 items += n;
+                feed_rs_alone += usize::from(*alone);
                 if *n == 0 {
                     empty_feeds += 1;
                 }
@@ -220,16 +237,17 @@ fn every_corpus_file_yields_a_feed_or_a_specific_error() {
     }
     let total = files.len();
     println!("corpus sweep: {total} files in the manifest ({missing} not on disk)");
+    println!("  feed-rs alone reads:   {feed_rs_alone:5}   (the recovery pass's \"before\")");
     println!("  parsed as sent:        {parsed:5}");
     println!("  parsed after repair:   {recovered:5}");
     for (fix, n) in &by_fix {
-        println!("      {fix:<20} {n:5}");
+        println!("      {:<20} {n:5}", fix.to_string());
     }
     println!("  (feeds with no items:  {empty_feeds:5}; items read: {items})");
     let rejected_total: usize = rejected.values().map(|(n, _)| n).sum();
     println!("  rejected:              {rejected_total:5}");
     for (kind, (n, example)) in &rejected {
-        println!("      {kind:<22} {n:5}   e.g. {example}");
+        println!("      {:<22} {n:5}   e.g. {example}", kind.to_string());
     }
     println!("  panics:                {:5}", panics.len());
     println!("  by corpus (as sent / repaired / rejected):");
@@ -257,4 +275,68 @@ fn every_corpus_file_yields_a_feed_or_a_specific_error() {
     // loses feeds fails here (raise them when recovery improves).
     assert!(parsed >= 3_900, "only {parsed} files parsed as sent");
     assert!(recovered >= 100, "only {recovered} files recovered");
+}
+
+/// A sample of the corpus (every 50th file) through the real path: served
+/// over HTTP by a fake upstream, polled by the poller into a store. Each
+/// poll must end as the in-process parse did: stored when it parsed, the
+/// same error when it did not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sample_polled_over_http_ends_as_parsed_in_process() {
+    use std::sync::Arc;
+    use tidings::config::Config;
+    use tidings::fetch::Fetcher;
+    use tidings::poll::{PollOutcome, Poller};
+    use tidings::store::Store;
+
+    let sample: Vec<CorpusFile> = manifest()
+        .into_iter()
+        .step_by(50)
+        .filter(|f| f.path.exists())
+        .collect();
+    let up = Upstream::start().await;
+    let mut toml = String::from("[polling]\ninterval = \"30m\"\ntimeout = \"10s\"\n");
+    for (i, file) in sample.iter().enumerate() {
+        up.set(&format!("f{i}"), read(&file.path));
+        toml.push_str(&format!(
+            "[[feed]]\nurl = \"{}\"\n",
+            up.url(&format!("f{i}"))
+        ));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config::parse(&toml, &dir.path().join("t.toml"), None).expect("config");
+    let store = Arc::new(Store::open(&dir.path().join("data"), 1 << 20).expect("store"));
+    let poller = Poller::new(
+        Fetcher::new(&config.polling).expect("fetcher"),
+        Arc::clone(&store),
+        config.polling.max_interval,
+    );
+    let (mut stored, mut failed) = (0, 0);
+    for (file, feed) in sample.iter().zip(&config.feeds) {
+        let expected = normalize::parse_feed(&read(&file.path), &feed.url);
+        let report = tokio::time::timeout(
+            Duration::from_secs(60),
+            poller.poll(feed, chrono::Utc::now()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("polling {} hangs", file.path.display()))
+        .expect("store works");
+        match (&report.outcome, expected) {
+            (PollOutcome::Stored(_), Ok(_)) => stored += 1,
+            (PollOutcome::Failed(got), Err(want)) => {
+                assert_eq!(*got, want.to_string(), "{}", file.path.display());
+                failed += 1;
+            }
+            (outcome, expected) => panic!(
+                "{}: polled {outcome:?}, parsed in process {:?}",
+                file.path.display(),
+                expected.map(|f| f.items.len())
+            ),
+        }
+    }
+    println!(
+        "corpus over HTTP: {} files polled, {stored} stored, {failed} rejected as in process",
+        sample.len()
+    );
+    assert!(stored > sample.len() / 2, "{stored} of {}", sample.len());
 }

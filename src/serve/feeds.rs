@@ -59,9 +59,18 @@ pub(super) async fn feed(
     };
     let base = base_url(&catalog, &headers);
     let key = (request.clone(), base.to_string());
-    let generation = state.store.generation();
+    let mut generation = state.store.generation();
+    let mut cached = state.cached(&key, generation);
+    // Held while rendering: see `AppState::renders`.
+    let mut _render_permit = None;
+    if cached.is_none() {
+        _render_permit = state.renders.acquire().await.ok();
+        // Another reader may have rendered it while this one waited.
+        generation = state.store.generation();
+        cached = state.cached(&key, generation);
+    }
 
-    let doc = match state.cached(&key, generation) {
+    let doc = match cached {
         Some(doc) => doc,
         None => {
             let store = Arc::clone(&state.store);

@@ -103,6 +103,11 @@ pub struct AppState {
     store: Arc<Store>,
     catalog: RwLock<Arc<Catalog>>,
     cache: Mutex<RenderCache>,
+    /// Renders running at once: one per core. When the store changes, every
+    /// waiting reader misses the cache at the same moment; without a bound
+    /// each would render the same page (a stampede that made 100 readers
+    /// wait seconds). Past the bound, a reader re-checks the cache first.
+    renders: tokio::sync::Semaphore,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
     /// Cached per-topic entry counts for `/metrics`: when computed, for
@@ -142,6 +147,9 @@ impl AppState {
             store,
             catalog: RwLock::new(Arc::new(catalog)),
             cache: Mutex::new(RenderCache::default()),
+            renders: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
             health,
             metrics,
             topic_counts: Mutex::new(None),

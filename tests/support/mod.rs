@@ -477,6 +477,16 @@ impl Daemon {
         }
     }
 
+    /// SIGKILL (no chance to flush or finish anything), then waits for the
+    /// process to be gone; returns the log.
+    pub fn kill9(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Let the reader thread drain the last lines.
+        std::thread::sleep(Duration::from_millis(50));
+        self.log()
+    }
+
     /// SIGTERM, then waits for a clean exit; returns the log.
     pub fn stop(mut self) -> String {
         self.signal("TERM");
