@@ -182,22 +182,40 @@ impl Builder {
     fn finish(mut self, feed: Option<FeedId>, language: Option<Language>) -> Document {
         let arena = &self.arena;
         let text = |r: &std::ops::Range<u32>| &arena[r.start as usize..r.end as usize];
-        // Equal words meet; their positions end up in order.
-        self.occurrences.sort_unstable_by(|a, b| {
-            a.hash
-                .cmp(&b.hash)
-                .then_with(|| text(&a.text).cmp(text(&b.text)))
-                .then(a.pos.cmp(&b.pos))
-        });
+        // Equal words meet when sorted by hash, in position order: integer
+        // comparisons only. A run of one hash is one word unless two words
+        // share a hash, which is then sorted out by text.
+        let occurrences = &mut self.occurrences;
+        occurrences.sort_unstable_by_key(|o| (o.hash, o.pos));
         let mut distinct: Vec<(std::ops::Range<u32>, std::ops::Range<u32>)> = Vec::new();
-        let mut positions = Vec::with_capacity(self.occurrences.len());
-        for occ in &self.occurrences {
-            let i = positions.len() as u32;
-            positions.push(occ.pos);
-            match distinct.last_mut() {
-                Some((t, p)) if text(t) == text(&occ.text) => p.end = i + 1,
-                _ => distinct.push((occ.text.clone(), i..i + 1)),
+        let mut positions = Vec::with_capacity(occurrences.len());
+        let mut run_start = 0;
+        while run_start < occurrences.len() {
+            let hash = occurrences[run_start].hash;
+            let run_end = occurrences[run_start..]
+                .iter()
+                .position(|o| o.hash != hash)
+                .map_or(occurrences.len(), |n| run_start + n);
+            let run = &mut occurrences[run_start..run_end];
+            let first = text(&run[0].text);
+            if run.iter().any(|o| text(&o.text) != first) {
+                run.sort_unstable_by(|a, b| {
+                    text(&a.text).cmp(text(&b.text)).then(a.pos.cmp(&b.pos))
+                });
             }
+            let mut current: Option<usize> = None;
+            for occ in run.iter() {
+                let i = positions.len() as u32;
+                positions.push(occ.pos);
+                match current.and_then(|c| distinct.get_mut(c)) {
+                    Some((t, p)) if text(t) == text(&occ.text) => p.end = i + 1,
+                    _ => {
+                        current = Some(distinct.len());
+                        distinct.push((occ.text.clone(), i..i + 1));
+                    }
+                }
+            }
+            run_start = run_end;
         }
         distinct.sort_unstable_by(|a, b| text(&a.0).cmp(text(&b.0)));
         // The document keeps only the distinct words' text.
@@ -455,6 +473,29 @@ mod tests {
         assert!(!d.has(&WordPattern::exact("talk"), all));
         assert!(d.has(&WordPattern::prefix("chinat"), all));
         assert!(!d.has(&forms("chinese"), all));
+    }
+
+    #[test]
+    fn words_sharing_a_hash_stay_apart() {
+        let mut b = Builder::default();
+        b.segments.push(Field::Title);
+        for (index, w) in ["alpha", "beta", "alpha"].into_iter().enumerate() {
+            let start = b.arena.len() as u32;
+            b.arena.push_str(w);
+            b.occurrences.push(Occurrence {
+                hash: 42, // as if the two words collided
+                text: start..b.arena.len() as u32,
+                pos: Pos {
+                    segment: 0,
+                    index: index as u32,
+                },
+            });
+        }
+        let d = b.finish(None, None);
+        let at = |w| d.positions(&WordPattern::exact(w));
+        let idx = |ps: Vec<Pos>| ps.iter().map(|p| p.index).collect::<Vec<_>>();
+        assert_eq!(idx(at("alpha")), [0, 2]);
+        assert_eq!(idx(at("beta")), [1]);
     }
 
     #[test]
