@@ -124,8 +124,9 @@ pub fn build(
     base: &Url,
 ) -> Result<FeedView, StoreError> {
     let feeds = store.feed_states()?;
-    // Each entry is indexed once and tagged with every topic it matches,
-    // whichever feed it is served in.
+    // Each entry is tagged with every topic it matches, whichever feed it
+    // is served in: indexed once, or not at all when the verdicts on its
+    // text are remembered from an earlier request.
     let tagger = Tagger::new(&catalog.topics, &feeds, &catalog.feed_titles);
     let mut tags: HashMap<crate::model::EntryId, Vec<TopicTag>> = HashMap::new();
     let page = store.page(request.limit, request.before.as_ref(), |e| {
