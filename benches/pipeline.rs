@@ -148,9 +148,6 @@ fn ingest() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), 16 << 20).expect("store");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
     let start = Instant::now();
     let (mut parsed_items, mut stored) = (0usize, 0usize);
     for (name, bodies) in &feeds {
@@ -170,7 +167,7 @@ fn ingest() {
             let counts = store.store_fetch(&state, entries).expect("store");
             stored += counts.new;
             if counts.new + counts.updated > 0 {
-                runtime.block_on(store.flush()).expect("flush");
+                store.flush().expect("flush");
             }
         }
     }
@@ -216,9 +213,6 @@ fn templates() -> Vec<Entry> {
 fn build_store(dir: &Path, n: usize) {
     let templates = templates();
     let store = Store::open(dir, 16 << 20).expect("store");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
     let feeds: Vec<FeedState> = (0..1000)
         .map(|i| FeedState::new(&format!("http://127.0.0.1:18200/feed/{i}")))
         .collect();
@@ -247,7 +241,7 @@ fn build_store(dir: &Path, n: usize) {
         written += batch.len();
         store.store_fetch(feed, batch).expect("store");
     }
-    runtime.block_on(store.flush()).expect("flush");
+    store.flush().expect("flush");
     let secs = start.elapsed().as_secs_f64();
     report("build-store", "entries", n as f64, "entries");
     report("build-store", "insert rate", n as f64 / secs, "entries/s");

@@ -99,6 +99,13 @@ pub fn check_environment(config: &Config) -> (Vec<ConfigError>, Vec<String>) {
     (errors, warnings)
 }
 
+/// Writes the store to disk, off the async runtime.
+async fn flush(store: &Arc<Store>) -> anyhow::Result<()> {
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || store.flush()).await??;
+    Ok(())
+}
+
 /// `tidings run`: serve and poll until a stop signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let notifier = Arc::new(Notifier::from_env());
@@ -187,7 +194,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Err(e) => tracing::error!("HTTP server task failed: {e}"),
     }
     pinger.abort();
-    store.flush().await?;
+    flush(&store).await?;
     tracing::info!("stopped; store flushed");
     Ok(())
 }
@@ -360,7 +367,7 @@ pub async fn poll_once(
         report(&r);
         reports.push(r);
     }
-    store.flush().await?;
+    flush(&store).await?;
     Ok(reports)
 }
 

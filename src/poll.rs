@@ -134,17 +134,15 @@ impl Poller {
                 match fetched {
                     Fetched::NotModified => {
                         state.not_modified += 1;
-                        self.store.save_feed_state(&state)?;
+                        self.save_state(&state).await?;
                         PollOutcome::NotModified
                     }
                     Fetched::SameBody => {
-                        self.store.save_feed_state(&state)?;
+                        self.save_state(&state).await?;
                         PollOutcome::SameBody
                     }
                     Fetched::Parsed(parsed) => {
                         let counts = self.store_parsed(&mut state, parsed, now).await?;
-                        // Everything reported stored is on disk before we say so.
-                        self.store.flush().await?;
                         if counts.new + counts.updated > 0 {
                             tracing::info!(feed = %url, new = counts.new, updated = counts.updated, total = state.entry_count, "stored entries");
                         }
@@ -155,7 +153,7 @@ impl Poller {
             Err(error) => {
                 error_kind = Some(error.kind);
                 self.record_failure(&mut state, feed, &error, now);
-                self.store.save_feed_state(&state)?;
+                self.save_state(&state).await?;
                 PollOutcome::Failed(error.message)
             }
         };
@@ -284,8 +282,19 @@ impl Poller {
         ))
     }
 
+    /// Saves a feed's state alone, on a blocking thread (a write may wait
+    /// for another fetch's flush).
+    async fn save_state(&self, state: &FeedState) -> Result<(), StoreError> {
+        let store = Arc::clone(&self.store);
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || store.save_feed_state(&state))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
     /// Identifies the parsed entries and stores them together with `state`
-    /// in one transaction, on a blocking thread.
+    /// in one transaction, then flushes (everything reported stored is on
+    /// disk before we say so); on a blocking thread.
     async fn store_parsed(
         &self,
         state: &mut FeedState,
@@ -300,6 +309,9 @@ impl Poller {
         let (counts, entry_count) = tokio::task::spawn_blocking(move || {
             let entries = entries_of(&snapshot, parsed, now);
             let counts = store.store_fetch(&snapshot, entries)?;
+            if counts.new + counts.updated > 0 {
+                store.flush()?;
+            }
             let stored = store
                 .feed_state(snapshot.id())?
                 .map_or(0, |s| s.entry_count);

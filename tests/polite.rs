@@ -684,3 +684,38 @@ async fn tidings_feeds_shows_each_feeds_health() {
     );
     daemon.stop();
 }
+
+/// Many feeds polled at once: every write path (transactions, state saves,
+/// flushes) runs concurrently. sled 0.34 deadlocked here before the store
+/// serialized its writes; the timeout turns a hang into a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hundreds_of_concurrent_polls_complete() {
+    let up = Upstream::start().await;
+    let mut urls = Vec::new();
+    for i in 0..300 {
+        let body = RSS.replace("<guid>1</guid>", &format!("<guid>{i}</guid>"));
+        up.set(&format!("{i}.xml"), body.into_bytes());
+        urls.push(up.url(&format!("{i}.xml")));
+    }
+    let h = Harness::new("concurrency = 64\nmax_per_host = 64", &urls);
+    let round = || tidings::daemon::poll_once(&h.config, Arc::clone(&h.store), |_| {});
+    let first = tokio::time::timeout(Duration::from_secs(120), round())
+        .await
+        .expect("no deadlock")
+        .expect("poll");
+    assert!(
+        first
+            .iter()
+            .all(|r| matches!(r.outcome, PollOutcome::Stored(c) if c.new == 1))
+    );
+    let second = tokio::time::timeout(Duration::from_secs(120), round())
+        .await
+        .expect("no deadlock")
+        .expect("poll");
+    assert!(
+        second
+            .iter()
+            .all(|r| matches!(r.outcome, PollOutcome::NotModified))
+    );
+    assert_eq!(h.store.entry_count(), 300);
+}

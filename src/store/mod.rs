@@ -105,6 +105,13 @@ pub struct Store {
     /// Increases on every write that changes what a served feed shows, so
     /// servers can cache rendered feeds until it moves.
     generation: AtomicU64,
+    /// Held by every write and flush. sled 0.34 can deadlock when a
+    /// multi-tree transaction, plain inserts and `flush_async` run at once
+    /// from many threads (seen with 64 polls in parallel): its I/O threads
+    /// wait for buffers that writers blocked on its internal lock never
+    /// release. One writer at a time costs nothing measurable here (fetches
+    /// are few and their writes are milliseconds) and rules that out.
+    writes: std::sync::Mutex<()>,
 }
 
 impl Store {
@@ -142,7 +149,13 @@ impl Store {
             feeds: db.open_tree("feeds")?,
             db,
             generation: AtomicU64::new(0),
+            writes: std::sync::Mutex::new(()),
         })
+    }
+
+    /// The single-writer guard (see [`Store::writes`]).
+    fn write_guard(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn generation(&self) -> u64 {
@@ -183,6 +196,7 @@ impl Store {
 
     /// Saves a feed's state alone (a 304, an error): no entries change.
     pub fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
+        let _writing = self.write_guard();
         self.feeds
             .insert(state.id().to_bytes(), codec::encode(state))?;
         Ok(())
@@ -206,6 +220,7 @@ impl Store {
         incoming: Vec<Entry>,
     ) -> Result<StoreCounts, StoreError> {
         let feed_key = state.id().to_bytes();
+        let _writing = self.write_guard();
         let result =
             (&self.entries, &self.by_time, &self.feeds).transaction(|(entries, by_time, feeds)| {
                 let mut counts = StoreCounts::default();
@@ -321,8 +336,11 @@ impl Store {
 
     /// Writes everything to disk. Called before reporting a fetch as stored
     /// in `poll --once` and at shutdown.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+    ///
+    /// Blocks until the data is on disk: call it from a blocking thread.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let _writing = self.write_guard();
+        self.db.flush()?;
         Ok(())
     }
 }
