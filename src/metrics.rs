@@ -27,7 +27,7 @@ pub struct Metrics {
     entries_new: AtomicU64,
     entries_updated: AtomicU64,
     /// (route, status) → requests.
-    http: Mutex<BTreeMap<(String, u16), u64>>,
+    http: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
     /// "ok" / "rejected" → config reloads.
     reloads: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -89,10 +89,15 @@ impl Metrics {
         }
     }
 
+    /// Called on every request: allocates only the first time a route is
+    /// seen.
     pub fn record_http(&self, route: &str, status: u16) {
-        *lock(&self.http)
-            .entry((route.to_owned(), status))
-            .or_default() += 1;
+        let mut http = lock(&self.http);
+        let by_status = match http.get_mut(route) {
+            Some(by_status) => by_status,
+            None => http.entry(route.to_owned()).or_default(),
+        };
+        *by_status.entry(status).or_default() += 1;
     }
 
     pub fn record_reload(&self, accepted: bool) {
@@ -170,7 +175,11 @@ impl Metrics {
             "counter",
             "HTTP requests served, by route and status.",
         );
-        for ((route, status), n) in lock(&self.http).iter() {
+        let http = lock(&self.http);
+        for (route, status, n) in http
+            .iter()
+            .flat_map(|(route, by_status)| by_status.iter().map(move |(s, n)| (route, s, n)))
+        {
             let _ = writeln!(
                 out,
                 "tidings_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
