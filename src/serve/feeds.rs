@@ -35,13 +35,12 @@ pub(super) async fn feed(
         return (StatusCode::NOT_FOUND, "no such feed\n").into_response();
     };
     let catalog = state.catalog();
-    let topic = match slug {
-        ALL_SLUG => None,
-        _ => match catalog.topic(slug) {
-            Some(t) => Some(t.clone()),
-            None => return (StatusCode::NOT_FOUND, "no such feed\n").into_response(),
-        },
-    };
+    // Only whether it exists here: the topic itself is needed (and read
+    // again) only when the page must be rendered.
+    if slug != ALL_SLUG && catalog.topic(slug).is_none() {
+        return (StatusCode::NOT_FOUND, "no such feed\n").into_response();
+    }
+    let max_age = catalog.max_age;
     if !access::allowed(&catalog, slug, params.token.as_deref(), &headers) {
         return access::unauthorized();
     }
@@ -74,19 +73,19 @@ pub(super) async fn feed(
         Some(doc) => doc,
         None => {
             let store = Arc::clone(&state.store);
-            let max_age = catalog.max_age;
             let built = tokio::task::spawn_blocking(move || {
-                let view = view::build(&store, &catalog, topic.as_ref(), &request, &base)?;
+                let topic = catalog.topic(&request.slug);
+                let view = view::build(&store, &catalog, topic, &request, &base)?;
                 let body = match request.format {
                     Format::Atom => atom::render(&view),
                     Format::Json => jsonfeed::render(&view),
                     Format::Rss => rss::render(&view),
                 };
-                Ok::<_, crate::store::StoreError>((body, view.updated, max_age))
+                Ok::<_, crate::store::StoreError>((body, view.updated, request.before.is_some()))
             })
             .await;
-            let (body, updated) = match built {
-                Ok(Ok((body, updated, _))) => (body, updated),
+            let (body, updated, archive) = match built {
+                Ok(Ok(built)) => built,
                 Ok(Err(e)) => {
                     tracing::error!("cannot render feed {file}: {e}");
                     return (StatusCode::INTERNAL_SERVER_ERROR, "store error\n").into_response();
@@ -99,6 +98,7 @@ pub(super) async fn feed(
             let doc = Rendered {
                 etag: etag_of(&body),
                 last_modified: http_date(updated),
+                cache_control: cache_control(max_age, archive),
                 content_type: format.content_type(),
                 body: Bytes::from(body),
             };
@@ -106,21 +106,22 @@ pub(super) async fn feed(
             doc
         }
     };
-    respond(
-        &doc,
-        &headers,
-        state.catalog().max_age,
-        params.before.is_some(),
-    )
+    respond(&doc, &headers)
+}
+
+/// Archive pages never change; the newest page changes at most as often
+/// as feeds are polled.
+fn cache_control(max_age: std::time::Duration, archive: bool) -> HeaderValue {
+    let value = if archive {
+        "public, max-age=86400".to_owned()
+    } else {
+        format!("public, max-age={}", max_age.as_secs())
+    };
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("public, max-age=60"))
 }
 
 /// The response for a rendered document, `304` when the client has it.
-fn respond(
-    doc: &Rendered,
-    headers: &HeaderMap,
-    max_age: std::time::Duration,
-    archive: bool,
-) -> Response {
+fn respond(doc: &Rendered, headers: &HeaderMap) -> Response {
     // RFC 9110 §13.1.3: If-None-Match wins; If-Modified-Since only counts
     // without it.
     let not_modified = match headers.get(header::IF_NONE_MATCH) {
@@ -149,16 +150,7 @@ fn respond(
     );
     h.insert(header::ETAG, doc.etag.clone());
     h.insert(header::LAST_MODIFIED, doc.last_modified.clone());
-    // Archive pages never change; the newest page changes at most as often
-    // as feeds are polled.
-    let cache = if archive {
-        "public, max-age=86400".to_owned()
-    } else {
-        format!("public, max-age={}", max_age.as_secs())
-    };
-    if let Ok(v) = HeaderValue::from_str(&cache) {
-        h.insert(header::CACHE_CONTROL, v);
-    }
+    h.insert(header::CACHE_CONTROL, doc.cache_control.clone());
     h.insert(
         header::VARY,
         HeaderValue::from_static("Accept-Encoding, Authorization"),

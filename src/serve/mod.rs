@@ -133,6 +133,7 @@ struct Rendered {
     body: Bytes,
     etag: HeaderValue,
     last_modified: HeaderValue,
+    cache_control: HeaderValue,
     content_type: &'static str,
 }
 
