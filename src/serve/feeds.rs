@@ -6,7 +6,9 @@
 //! it, `If-Modified-Since`) gets `304 Not Modified` with no body.
 
 use super::view::{self, Format, PageRequest};
-use super::{AppState, DEFAULT_LIMIT, MAX_LIMIT, Rendered, access, atom, base_url, jsonfeed, rss};
+use super::{
+    AppState, DEFAULT_LIMIT, MAX_LIMIT, Rendered, access, atom, base_key, base_url, jsonfeed, rss,
+};
 use crate::config::ALL_SLUG;
 use crate::store::Cursor;
 use axum::body::Bytes;
@@ -56,8 +58,7 @@ pub(super) async fn feed(
         before,
         token: params.token.clone().filter(|_| catalog.is_private(slug)),
     };
-    let base = base_url(&catalog, &headers);
-    let key = (request.clone(), base.to_string());
+    let key = (request.clone(), base_key(&catalog, &headers).to_owned());
     let mut generation = state.store.generation();
     let mut cached = state.cached(&key, generation);
     // Held while rendering: see `AppState::renders`.
@@ -73,6 +74,7 @@ pub(super) async fn feed(
         Some(doc) => doc,
         None => {
             let store = Arc::clone(&state.store);
+            let base = base_url(&catalog, &headers);
             let built = tokio::task::spawn_blocking(move || {
                 let topic = catalog.topic(&request.slug);
                 let view = view::build(&store, &catalog, topic, &request, &base)?;

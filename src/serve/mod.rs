@@ -214,6 +214,22 @@ fn base_url(catalog: &Catalog, headers: &HeaderMap) -> Url {
     if let Some(base) = &catalog.base_url {
         return base.clone();
     }
+    request_host(headers)
+        .and_then(|h| Url::parse(&format!("http://{h}/")).ok())
+        .unwrap_or_else(|| Url::parse("http://localhost/").expect("static URL parses"))
+}
+
+/// What the self links of a response depend on, cheaply (no URL parsing):
+/// the key under which its rendering is cached.
+fn base_key<'a>(catalog: &'a Catalog, headers: &'a HeaderMap) -> &'a str {
+    match &catalog.base_url {
+        Some(base) => base.as_str(),
+        None => request_host(headers).unwrap_or(""),
+    }
+}
+
+/// The `Host` header, when it is a plausible host name.
+fn request_host(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -222,8 +238,6 @@ fn base_url(catalog: &Catalog, headers: &HeaderMap) -> Url {
                 && h.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
         })
-        .and_then(|h| Url::parse(&format!("http://{h}/")).ok())
-        .unwrap_or_else(|| Url::parse("http://localhost/").expect("static URL parses"))
 }
 
 /// `GET /opml`: the sources tidings polls, for a reader to subscribe to
