@@ -573,10 +573,7 @@ async fn the_daemon_honours_retry_after_per_feed() {
     );
     up.set("fine.xml", RSS.into());
     let setup = Setup::new(&[up.url("busy.xml"), up.url("fine.xml")], "");
-    let config = std::fs::read_to_string(&setup.config)
-        .expect("config")
-        .replace("interval = \"1h\"", "interval = \"1s\"");
-    std::fs::write(&setup.config, config).expect("write");
+    setup.poll_every("1s");
     let daemon = setup.start_daemon();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while up.seen_at("fine.xml").len() < 4 {

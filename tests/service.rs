@@ -124,10 +124,8 @@ async fn reload_applies_a_valid_config_and_rejects_an_invalid_one_without_droppi
     up.set("old.xml", rss("old"));
     up.set("new.xml", rss("new"));
     let setup = Setup::new(&[up.url("old.xml")], "");
-    let config = setup
-        .config_text()
-        .replace("interval = \"1h\"", "interval = \"1s\"");
-    setup.write_config(&config);
+    setup.poll_every("1s");
+    let config = setup.config_text();
     let daemon = setup.start_daemon();
     daemon.wait_for_entries(2).await;
 

@@ -75,10 +75,7 @@ async fn conditional_requests_get_304_and_the_etag_changes_with_content() {
     let up = Upstream::start().await;
     up.set("wire.xml", rss(&as_refs(&numbered(0, 3))));
     let setup = Setup::new(&[up.url("wire.xml")], "");
-    let config = setup
-        .config_text()
-        .replace("interval = \"1h\"", "interval = \"1s\"");
-    setup.write_config(&config);
+    setup.poll_every("1s");
     let daemon = setup.start_daemon();
     daemon.wait_for_entries(3).await;
     tidings::fetch::install_crypto_provider();
@@ -159,10 +156,7 @@ async fn a_reader_pages_back_without_gaps_or_repeats_while_entries_arrive() {
     let up = Upstream::start().await;
     up.set("wire.xml", rss(&as_refs(&numbered(0, 25))));
     let setup = Setup::new(&[up.url("wire.xml")], "");
-    let config = setup
-        .config_text()
-        .replace("interval = \"1h\"", "interval = \"1s\"");
-    setup.write_config(&config);
+    setup.poll_every("1s");
     let daemon = setup.start_daemon();
     daemon.wait_for_entries(25).await;
 

@@ -339,6 +339,14 @@ impl Setup {
     pub fn config_text(&self) -> String {
         std::fs::read_to_string(&self.config).expect("read config")
     }
+
+    /// Polls every feed this often instead of the default hour.
+    pub fn poll_every(&self, interval: &str) {
+        let text = self
+            .config_text()
+            .replace("interval = \"1h\"", &format!("interval = \"{interval}\""));
+        self.write_config(&text);
+    }
 }
 
 /// Sums the "N new" / "N updated" figures of a `poll --once` total line.
