@@ -443,6 +443,7 @@ fn keep_validators(state: &mut FeedState, fresh: Validators) {
     }
 }
 
+/// SHA-256 prefix of a response body: equal bodies are not parsed twice.
 pub fn body_hash(body: &[u8]) -> [u8; 16] {
     let digest = Sha256::digest(body);
     let mut out = [0u8; 16];
