@@ -7,7 +7,9 @@
 //! [`validate`] checks what serde cannot (URLs, duplicates, slugs, topic
 //! queries) using the spans it kept.
 
+use crate::dedup::IdentityMode;
 use crate::model::FeedId;
+use crate::store::RetentionPolicy;
 use crate::topic::{Aliases, Query, Topic, parse_language_code};
 use serde::{Deserialize, Deserializer};
 use std::collections::HashMap;
@@ -75,6 +77,8 @@ pub struct StorageConfig {
     pub path: PathBuf,
     /// sled page-cache capacity in bytes.
     pub cache_bytes: u64,
+    /// `max_age`, `max_entries_per_feed`: what retention keeps.
+    pub retention: RetentionPolicy,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -103,6 +107,8 @@ pub struct FeedConfig {
     pub user_agent: Option<String>,
     /// Extra request headers for this feed (e.g. an API key).
     pub headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    /// Which rungs of the identity ladder name this feed's items.
+    pub identity: IdentityMode,
 }
 
 /// A configuration error, located in its file when possible.
@@ -249,6 +255,8 @@ struct RawServer {
 struct RawStorage {
     path: Option<Spanned<String>>,
     cache_mb: Option<Spanned<u64>>,
+    max_age: Option<Spanned<HumanDuration>>,
+    max_entries_per_feed: Option<Spanned<usize>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -272,6 +280,7 @@ struct RawFeed {
     interval: Option<Spanned<HumanDuration>>,
     user_agent: Option<String>,
     headers: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    identity: Option<IdentityMode>,
 }
 
 #[derive(Deserialize)]
@@ -454,6 +463,19 @@ fn validate(
         .storage
         .cache_mb
         .map_or(DEFAULT_CACHE_MB, |c| c.into_inner());
+    let retention = RetentionPolicy {
+        max_age: match raw.storage.max_age {
+            None => None,
+            Some(age) => Some(v.positive_duration(Some(age), Duration::ZERO, "max_age")?),
+        },
+        max_entries_per_feed: match raw.storage.max_entries_per_feed {
+            None => None,
+            Some(m) if *m.get_ref() == 0 => {
+                return Err(v.error(&m, "max_entries_per_feed must be at least 1"));
+            }
+            Some(m) => Some(m.into_inner()),
+        },
+    };
 
     let interval = v.positive_duration(raw.polling.interval, DEFAULT_INTERVAL, "interval")?;
     let concurrency = match raw.polling.concurrency {
@@ -526,6 +548,7 @@ fn validate(
             interval: v.positive_duration(feed.interval, interval, "interval")?,
             user_agent: feed.user_agent,
             headers,
+            identity: feed.identity.unwrap_or_default(),
         });
     }
 
@@ -656,6 +679,7 @@ fn validate(
         storage: StorageConfig {
             path: storage_path,
             cache_bytes: cache_mb.saturating_mul(1024 * 1024),
+            retention,
         },
         polling,
         feeds,
@@ -942,5 +966,36 @@ min_score = 2
             error(&TOPICS.replace("[aliases]\n", "[aliases]\n\"no good\" = [\"x\"]\n"));
         assert_eq!(l, 6, "{msg}");
         assert!(msg.contains("invalid alias name"), "{msg}");
+    }
+
+    #[test]
+    fn identity_and_retention_settings() {
+        let c = load(GOOD).unwrap();
+        assert_eq!(c.feeds[0].identity, IdentityMode::Guid);
+        assert!(c.storage.retention.keeps_everything());
+        let set = GOOD
+            .replace(
+                "path = \"state\"\n",
+                "path = \"state\"\nmax_age = \"90d\"\nmax_entries_per_feed = 500\n",
+            )
+            .replace(
+                "url = \"https://tass.com/rss/v2.xml\"\n",
+                "url = \"https://tass.com/rss/v2.xml\"\nidentity = \"link\"\n",
+            );
+        let c = load(&set).unwrap();
+        assert_eq!(c.feeds[1].identity, IdentityMode::Link);
+        assert_eq!(
+            c.storage.retention.max_age,
+            Some(Duration::from_secs(90 * 86400))
+        );
+        assert_eq!(c.storage.retention.max_entries_per_feed, Some(500));
+
+        let (l, _, msg) = error(&set.replace("\"link\"", "\"url\""));
+        assert_eq!(l, 21, "{msg}");
+        assert!(msg.contains("`guid`, `link`, `content`"), "{msg}");
+        let (l, _, msg) = error(&set.replace("= 500", "= 0"));
+        assert_eq!(l, 8, "{msg}");
+        let (_, _, msg) = error(&set.replace("\"90d\"", "\"0s\""));
+        assert!(msg.contains("max_age must be at least 1s"), "{msg}");
     }
 }

@@ -262,6 +262,14 @@ async fn poll_once(config: &Config) -> anyhow::Result<()> {
             _ => {}
         }
     }
+    // Retention after the poll: pruned entries leave tombstones, so the
+    // next poll does not bring them back.
+    let retention = config.storage.retention;
+    let pruned =
+        tidings::store::retention::prune(store.clone(), retention, chrono::Utc::now()).await?;
+    if pruned.pruned > 0 {
+        println!("retention: {} entries pruned", pruned.pruned);
+    }
     println!(
         "total: {} feeds polled, {} failed; {new} new, {updated} updated; {} entries stored",
         reports.len(),

@@ -6,12 +6,12 @@
 //! never touches the entries already stored.
 
 use crate::config::FeedConfig;
-use crate::dedup;
+use crate::dedup::{self, IdentityMode};
 use crate::fetch::{FetchError, FetchErrorKind, FetchOutcome, FetchRequest, Fetcher, Validators};
 use crate::model::{Entry, FeedId, FeedState};
 use crate::normalize::{self, ParsedFeed};
 use crate::schedule;
-use crate::store::{Store, StoreCounts, StoreError};
+use crate::store::{Incoming, Store, StoreCounts, StoreError};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -142,7 +142,9 @@ impl Poller {
                         PollOutcome::SameBody
                     }
                     Fetched::Parsed(parsed) => {
-                        let counts = self.store_parsed(&mut state, parsed, now).await?;
+                        let counts = self
+                            .store_parsed(&mut state, parsed, feed.identity, now)
+                            .await?;
                         if counts.new + counts.updated > 0 {
                             tracing::info!(feed = %url, new = counts.new, updated = counts.updated, total = state.entry_count, "stored entries");
                         }
@@ -299,6 +301,7 @@ impl Poller {
         &self,
         state: &mut FeedState,
         parsed: ParsedFeed,
+        identity: IdentityMode,
         now: DateTime<Utc>,
     ) -> Result<StoreCounts, StoreError> {
         state.title = parsed.title.clone().or(state.title.take());
@@ -307,8 +310,8 @@ impl Poller {
         let store = Arc::clone(&self.store);
         let snapshot = state.clone();
         let (counts, entry_count) = tokio::task::spawn_blocking(move || {
-            let entries = entries_of(&snapshot, parsed, now);
-            let counts = store.store_fetch(&snapshot, entries)?;
+            let entries = incoming_of(&snapshot, parsed, identity, now);
+            let counts = store.store_incoming(&snapshot, entries)?;
             if counts.new + counts.updated > 0 {
                 store.flush()?;
             }
@@ -403,21 +406,36 @@ enum Fetched {
     Parsed(ParsedFeed),
 }
 
-/// Turns a parsed feed into identified entries ready to store.
+/// The entries of a parsed feed, identified by the whole identity ladder
+/// (as [`incoming_of`] identifies them, without what the fetch knows
+/// beyond each entry: for benchmarks and tools that store entries alone).
 pub fn entries_of(state: &FeedState, parsed: ParsedFeed, now: DateTime<Utc>) -> Vec<Entry> {
-    let ids = dedup::identify(&state.url, &parsed.items);
+    incoming_of(state, parsed, IdentityMode::Guid, now)
+        .into_iter()
+        .map(|i| i.entry)
+        .collect()
+}
+
+/// Turns a parsed feed into identified entries ready to store.
+pub fn incoming_of(
+    state: &FeedState,
+    parsed: ParsedFeed,
+    mode: IdentityMode,
+    now: DateTime<Utc>,
+) -> Vec<Incoming> {
+    let ids = dedup::identify(&state.url, &parsed.items, mode);
     let feed = state.id();
     parsed
         .items
         .into_iter()
         .zip(ids)
-        .filter_map(|(item, id)| {
-            let (id, identity) = id?;
+        .filter_map(|(item, identified)| {
+            let identified = identified?;
             let updated = item.updated.or(item.published).map_or(now, |t| t.min(now));
-            Some(Entry {
-                id,
+            let entry = Entry {
+                id: identified.id,
                 feed,
-                identity,
+                identity: identified.key.clone(),
                 link: item.link.map(String::from),
                 title: item.title,
                 summary: item.summary,
@@ -428,6 +446,10 @@ pub fn entries_of(state: &FeedState, parsed: ParsedFeed, now: DateTime<Utc>) -> 
                 published: item.published,
                 first_seen: now,
                 updated,
+            };
+            Some(Incoming {
+                entry,
+                identity: identified,
             })
         })
         .collect()

@@ -168,6 +168,7 @@ mod tests {
             interval: std::time::Duration::from_secs(1800),
             user_agent: None,
             headers: vec![],
+            identity: Default::default(),
         }
     }
 

@@ -17,16 +17,39 @@ fn corpus(path: &str) -> Vec<u8> {
     read(&shared().join("corpora").join(path))
 }
 
-/// Distinct stories in a feed file as an independent reader counts them
-/// (the publisher's id, else the link), or `None` when it is no feed at all
-/// (the replay has a few empty snapshots).
+/// Distinct stories in a feed file as an independent reader counts them:
+/// the publisher's id, else the link — unless the link is the site's front
+/// page or names several differently titled items (a scraper's fallback),
+/// then the title. `None` when it is no feed at all (the replay has a few
+/// empty snapshots).
 fn stories_in(body: &[u8]) -> Option<HashSet<String>> {
     let feed = feed_rs::parser::Builder::new()
-        .id_generator(|links, _, _| links.first().map(|l| l.href.clone()).unwrap_or_default())
+        .id_generator(|_, _, _| String::new())
         .build()
         .parse(body)
         .ok()?;
-    Some(feed.entries.into_iter().map(|e| e.id).collect())
+    let link = |e: &feed_rs::model::Entry| e.links.first().map(|l| l.href.clone());
+    let title = |e: &feed_rs::model::Entry| e.title.as_ref().map(|t| t.content.clone());
+    let mut titles_by_link: HashMap<String, HashSet<Option<String>>> = HashMap::new();
+    for e in &feed.entries {
+        if let Some(l) = link(e) {
+            titles_by_link.entry(l).or_default().insert(title(e));
+        }
+    }
+    let names_one_story = |l: &String| {
+        let front_page = url::Url::parse(l).is_ok_and(|u| u.path() == "/" && u.query().is_none());
+        !front_page && titles_by_link.get(l).is_none_or(|t| t.len() == 1)
+    };
+    Some(
+        feed.entries
+            .iter()
+            .map(|e| match link(e) {
+                _ if !e.id.is_empty() => e.id.clone(),
+                Some(l) if names_one_story(&l) => l,
+                _ => format!("title:{}", title(e).unwrap_or_default()),
+            })
+            .collect(),
+    )
 }
 
 fn distinct_stories(body: &[u8]) -> HashSet<String> {

@@ -223,7 +223,19 @@ fn item_from(entry: model::Entry, feed_url: &Url, feed_language: Option<&str>) -
         .filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .chain(entry.links.iter())
         .find_map(|l| canonical::canonical_link(&l.href, Some(&base)));
-    let summary = entry.summary.as_ref().and_then(text_as_html).map(cap_html);
+    let summary = entry
+        .summary
+        .as_ref()
+        .and_then(text_as_html)
+        .or_else(|| {
+            // Video feeds (YouTube's) carry an entry's text only as
+            // `media:description`.
+            entry
+                .media
+                .iter()
+                .find_map(|m| m.description.as_ref().and_then(text_as_html))
+        })
+        .map(cap_html);
     let content = entry
         .content
         .as_ref()
@@ -406,6 +418,23 @@ mod tests {
         let feed = parse_feed(json, &url()).unwrap();
         assert_eq!(feed.items[0].guid.as_deref(), Some("j1"));
         assert_eq!(feed.items[0].content.as_deref(), Some("<p>x</p>"));
+    }
+
+    #[test]
+    fn a_video_feed_s_media_description_is_the_summary() {
+        let atom = br#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
+<title>Al Jazeera English</title><id>yt:channel:x</id><updated>2021-10-17T13:00:16+00:00</updated>
+<entry><id>yt:video:d6yrtGStsI4</id><title>Carbon Capture: A green way forward?</title>
+<link rel="alternate" href="https://www.youtube.com/watch?v=d6yrtGStsI4"/><updated>2021-10-17T13:00:16+00:00</updated>
+<media:group><media:title>Carbon Capture</media:title>
+<media:content url="https://www.youtube.com/v/d6yrtGStsI4?version=3" type="application/x-shockwave-flash" width="640" height="390"/>
+<media:description>Can we pull CO2 &amp; store it?</media:description></media:group>
+</entry></feed>"#;
+        let feed = parse_feed(atom, &url()).unwrap();
+        assert_eq!(
+            feed.items[0].summary.as_deref(),
+            Some("Can we pull CO2 &amp; store it?")
+        );
     }
 
     #[test]

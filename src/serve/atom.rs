@@ -63,6 +63,15 @@ fn render_entry(out: &mut String, view: &EntryView, topic_scheme: &str) {
     if let Some(href) = &entry.link {
         link(out, 2, "alternate", "text/html", href);
     }
+    for copy in &view.related {
+        // Other outlets' copies of the story (see `collapse`).
+        let _ = writeln!(
+            out,
+            "    <link rel=\"related\" type=\"text/html\" href=\"{}\" title=\"{}\"/>",
+            escape(&copy.href),
+            escape(&copy.title)
+        );
+    }
     if entry.authors.is_empty() {
         // Atom requires an author; the outlet is the honest fallback.
         let name = view.source.as_ref().map_or("unknown", |s| s.title.as_str());
@@ -217,6 +226,10 @@ pub(crate) mod tests {
                     feed_url: "https://a.example/rss".into(),
                     site_link: None,
                 })),
+                related: vec![crate::serve::collapse::Related {
+                    title: "Other & Co".into(),
+                    href: "https://b.example/y?a=1&b=2".into(),
+                }],
                 entry,
             }],
         }
@@ -236,6 +249,7 @@ pub(crate) mod tests {
             "<link rel=\"current\" type=\"application/atom+xml\" href=\"http://h/feeds/t.atom\"/>",
             "<link rel=\"prev-archive\" type=\"application/atom+xml\" href=\"http://h/feeds/t.atom?before=cd\"/>",
             "<category term=\"t\" scheme=\"http://h/topics\" label=\"Topic\"/>",
+            "<link rel=\"related\" type=\"text/html\" href=\"https://b.example/y?a=1&amp;b=2\" title=\"Other &amp; Co\"/>",
         ] {
             assert!(xml.contains(needle), "missing {needle} in {xml}");
         }

@@ -25,6 +25,7 @@ pub(super) struct FeedParams {
     limit: Option<usize>,
     before: Option<String>,
     token: Option<String>,
+    collapse: Option<bool>,
 }
 
 pub(super) async fn feed(
@@ -57,6 +58,7 @@ pub(super) async fn feed(
         limit: params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
         before,
         token: params.token.clone().filter(|_| catalog.is_private(slug)),
+        collapse: params.collapse.unwrap_or(true),
     };
     let key = (request.clone(), base_key(&catalog, &headers).to_owned());
     let mut generation = state.store.generation();

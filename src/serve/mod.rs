@@ -17,6 +17,7 @@
 
 mod access;
 pub mod atom;
+pub mod collapse;
 mod feeds;
 mod jsonfeed;
 mod ops;

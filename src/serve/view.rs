@@ -5,9 +5,10 @@
 //! Feed and RSS writers only format a [`FeedView`].
 
 use super::Catalog;
+use super::collapse::{self, Collapsed, Related};
 use super::sanitize;
 use crate::model::{Entry, FeedId, FeedState};
-use crate::store::{Cursor, Store, StoreError};
+use crate::store::{Cursor, Store, StoreError, StoryView};
 use crate::topic::{Tagger, Topic};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -63,6 +64,9 @@ pub struct PageRequest {
     /// A private feed's token given in the query; carried into the page's
     /// links so a reader can follow them.
     pub token: Option<String>,
+    /// Each story once, with links to its other copies (the default);
+    /// `?collapse=false` serves every copy.
+    pub collapse: bool,
 }
 
 /// The outlet an entry came from.
@@ -89,6 +93,8 @@ pub struct EntryView {
     pub summary: Option<String>,
     /// Sanitized HTML.
     pub content: Option<String>,
+    /// Other outlets' copies of the story.
+    pub related: Vec<Related>,
 }
 
 /// One page of a served feed.
@@ -129,7 +135,7 @@ pub fn build(
     // text are remembered from an earlier request.
     let tagger = Tagger::new(&catalog.topics, &feeds, &catalog.feed_titles);
     let mut tags: HashMap<crate::model::EntryId, Vec<TopicTag>> = HashMap::new();
-    let page = store.page(request.limit, request.before.as_ref(), |e| {
+    let keep = |e: &Entry| {
         let matched = tagger.topics_of(e);
         if topic.is_some_and(|t| !matched.iter().any(|m| m.slug == t.slug)) {
             return false;
@@ -143,7 +149,19 @@ pub fn build(
             });
         tags.insert(e.id, matched.collect());
         true
-    })?;
+    };
+    let (stories, next) = if request.collapse {
+        let page = store.story_page(request.limit, request.before.as_ref(), keep)?;
+        (page.stories, page.next)
+    } else {
+        let page = store.page(request.limit, request.before.as_ref(), keep)?;
+        let single = |entry: Entry| StoryView {
+            id: entry.id,
+            entry,
+            copies: Vec::new(),
+        };
+        (page.entries.into_iter().map(single).collect(), page.next)
+    };
     let sources = sources(feeds, catalog);
     let ext = request.format.extension();
     let feed_path = format!("feeds/{}.{ext}", request.slug);
@@ -157,8 +175,15 @@ pub fn build(
         u.set_query(query.as_deref());
         String::from(u)
     };
-    let limit_query =
-        (request.limit != super::DEFAULT_LIMIT).then(|| format!("limit={}", request.limit));
+    // The page's options, kept in its links.
+    let mut options = Vec::new();
+    if request.limit != super::DEFAULT_LIMIT {
+        options.push(format!("limit={}", request.limit));
+    }
+    if !request.collapse {
+        options.push("collapse=false".to_owned());
+    }
+    let limit_query = (!options.is_empty()).then(|| options.join("&"));
     let page_query = |cursor: &Cursor| {
         Some(match &limit_query {
             Some(l) => format!("before={cursor}&{l}"),
@@ -175,10 +200,15 @@ pub fn build(
             "Every entry tidings has stored, newest first".to_owned(),
         ),
     };
-    let entries: Vec<EntryView> = page
-        .entries
+    let entries: Vec<EntryView> = stories
         .into_iter()
-        .map(|entry| {
+        .map(|story| {
+            let Collapsed {
+                entry,
+                related,
+                also,
+                members,
+            } = collapse::collapse(story, &sources);
             let source = sources.get(&entry.feed).cloned();
             // Relative URLs in the HTML resolve against the story's own
             // page, else against its feed.
@@ -187,17 +217,37 @@ pub fn build(
                 .as_deref()
                 .or(source.as_ref().map(|s| s.feed_url.as_str()))
                 .and_then(|u| Url::parse(u).ok());
+            let mut summary = entry
+                .summary
+                .as_deref()
+                .map(|h| sanitize::html(h, html_base.as_ref()));
+            let mut content = entry
+                .content
+                .as_deref()
+                .map(|h| sanitize::html(h, html_base.as_ref()));
+            if let Some(also) = also {
+                // Where readers look: the content when there is one.
+                let html = if content.is_some() {
+                    &mut content
+                } else {
+                    &mut summary
+                };
+                html.get_or_insert_with(String::new).push_str(&also);
+            }
+            let mut topics: Vec<TopicTag> = Vec::new();
+            for id in members {
+                for tag in tags.remove(&id).unwrap_or_default() {
+                    if !topics.iter().any(|t| t.slug == tag.slug) {
+                        topics.push(tag);
+                    }
+                }
+            }
             EntryView {
-                summary: entry
-                    .summary
-                    .as_deref()
-                    .map(|h| sanitize::html(h, html_base.as_ref())),
-                content: entry
-                    .content
-                    .as_deref()
-                    .map(|h| sanitize::html(h, html_base.as_ref())),
-                topics: tags.remove(&entry.id).unwrap_or_default(),
+                summary,
+                content,
+                topics,
                 source,
+                related,
                 entry,
             }
         })
@@ -211,7 +261,7 @@ pub fn build(
             None => limit_query.clone(),
         }),
         current_url: url(limit_query.clone()),
-        next_url: page.next.as_ref().map(|c| url(page_query(c))),
+        next_url: next.as_ref().map(|c| url(page_query(c))),
         is_archive: request.before.is_some(),
         home_url: base.to_string(),
         topic_scheme: base

@@ -6,6 +6,9 @@
 //!   newest-first feeds
 //! - `feeds`: [`FeedId`] → [`FeedState`]
 //! - `meta`: store-wide values such as the schema version
+//! - `identities`, `stories`: dedup state — identity aliases, tombstones of
+//!   pruned entries, and which entries are copies of one story (see
+//!   `stories`)
 //!
 //! One fetch is stored in one multi-tree transaction (entries, their time
 //! index and the feed state with its HTTP validators), so a crash can never
@@ -17,19 +20,25 @@
 
 mod backup;
 mod codec;
+mod ingest;
 mod keys;
+mod migrate;
+pub mod retention;
+pub mod stories;
 
 use crate::model::{Entry, EntryId, FeedId, FeedState};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use backup::{BackupError, BackupSummary};
 pub use codec::CodecError;
+pub use ingest::Incoming;
+pub use retention::{PruneReport, RetentionPolicy};
+pub use stories::{StoryPage, StoryView};
 
 /// Bumped whenever the on-disk layout changes; `open` migrates or refuses.
-const SCHEMA_VERSION: u32 = 1;
+/// 2: dedup state (`identities`, `stories`).
+const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -102,6 +111,8 @@ pub struct Store {
     entries: sled::Tree,
     by_time: sled::Tree,
     feeds: sled::Tree,
+    identities: sled::Tree,
+    stories: sled::Tree,
     /// Increases on every write that changes what a served feed shows, so
     /// servers can cache rendered feeds until it moves.
     generation: AtomicU64,
@@ -114,6 +125,27 @@ pub struct Store {
     writes: std::sync::Mutex<()>,
 }
 
+/// How long `open` waits for the lock of a store this process has just
+/// closed: sled's I/O threads finish their last writes, and only then
+/// release the directory's lock, a few milliseconds after the last handle
+/// is dropped (more so after many small writes).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
+fn open_sled(config: &sled::Config) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            opened => return opened,
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store in directory `path`. `cache_bytes` caps
     /// sled's page cache, the bulk of the daemon's memory.
@@ -122,35 +154,41 @@ impl Store {
             path: path.to_owned(),
             source,
         };
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(Some(1000))
-            .open()
-            .map_err(open_err)?;
+        let db = open_sled(
+            &sled::Config::new()
+                .path(path)
+                .cache_capacity(cache_bytes)
+                .flush_every_ms(Some(1000)),
+        )
+        .map_err(open_err)?;
         let meta = db.open_tree("meta").map_err(open_err)?;
-        match meta.get(keys::SCHEMA_VERSION)? {
-            None => {
-                meta.insert(keys::SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes())?;
-            }
-            Some(v) => {
-                let found = codec::decode_u32(&v)?;
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::TooNew {
-                        path: path.to_owned(),
-                        found,
-                    });
-                }
-            }
+        let found = match meta.get(keys::SCHEMA_VERSION)? {
+            None => SCHEMA_VERSION,
+            Some(v) => codec::decode_u32(&v)?,
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: path.to_owned(),
+                found,
+            });
         }
-        Ok(Store {
+        let store = Store {
             entries: db.open_tree("entries")?,
             by_time: db.open_tree("by_time")?,
             feeds: db.open_tree("feeds")?,
+            identities: db.open_tree("identities")?,
+            stories: db.open_tree("stories")?,
             db,
             generation: AtomicU64::new(0),
             writes: std::sync::Mutex::new(()),
-        })
+        };
+        migrate::run(&store, found)?;
+        meta.insert(keys::SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes())?;
+        Ok(store)
+    }
+
+    fn bump_generation(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The single-writer guard (see [`Store::writes`]).
@@ -214,68 +252,18 @@ impl Store {
     /// replaced when its text changed ([`Entry::merged_with`]) and left
     /// untouched otherwise; `state` is saved with it (its `entry_count` is
     /// maintained here). Storing the same fetch twice changes nothing.
+    /// Entries are known by their id and primary key only; the poller
+    /// stores what a fetch knows about its items with
+    /// [`Store::store_incoming`].
     pub fn store_fetch(
         &self,
         state: &FeedState,
         incoming: Vec<Entry>,
     ) -> Result<StoreCounts, StoreError> {
-        let feed_key = state.id().to_bytes();
-        let _writing = self.write_guard();
-        let result =
-            (&self.entries, &self.by_time, &self.feeds).transaction(|(entries, by_time, feeds)| {
-                let mut counts = StoreCounts::default();
-                for entry in &incoming {
-                    let stored = match entries.get(entry.id.0)? {
-                        Some(bytes) => Some(
-                            codec::decode::<Entry>(&bytes)
-                                .map_err(ConflictableTransactionError::Abort)?,
-                        ),
-                        None => None,
-                    };
-                    let to_write = match &stored {
-                        None => {
-                            counts.new += 1;
-                            entry.clone()
-                        }
-                        Some(old) => match old.merged_with(entry.clone()) {
-                            None => {
-                                counts.unchanged += 1;
-                                continue;
-                            }
-                            Some(merged) => {
-                                counts.updated += 1;
-                                let old_key = keys::time_key(old);
-                                if old_key != keys::time_key(&merged) {
-                                    by_time.remove(&old_key[..])?;
-                                }
-                                merged
-                            }
-                        },
-                    };
-                    entries.insert(&to_write.id.0[..], codec::encode(&to_write))?;
-                    by_time.insert(&keys::time_key(&to_write)[..], &[][..])?;
-                }
-                let mut state = state.clone();
-                let previous = match feeds.get(feed_key)? {
-                    Some(bytes) => {
-                        codec::decode::<FeedState>(&bytes)
-                            .map_err(ConflictableTransactionError::Abort)?
-                            .entry_count
-                    }
-                    None => 0,
-                };
-                state.entry_count = previous + counts.new as u64;
-                feeds.insert(&feed_key[..], codec::encode(&state))?;
-                Ok(counts)
-            });
-        let counts = result.map_err(|e| match e {
-            TransactionError::Abort(codec) => StoreError::Corrupt(codec),
-            TransactionError::Storage(sled) => StoreError::Sled(sled),
-        })?;
-        if counts.new + counts.updated > 0 {
-            self.generation.fetch_add(1, Ordering::AcqRel);
-        }
-        Ok(counts)
+        self.store_incoming(
+            state,
+            incoming.into_iter().map(Incoming::from_entry).collect(),
+        )
     }
 
     /// Up to `limit` entries accepted by `keep`, newest first. A scan: call

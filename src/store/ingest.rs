@@ -1,0 +1,883 @@
+//! Storing one fetch, atomically: each item is resolved to the entry it is
+//! (by every key the feed ever used for it), inserted, updated in place or
+//! left alone, ignored if it was pruned (tombstone), and a new entry is
+//! placed in a story (same link or near-duplicate text, see
+//! `dedup::cluster`). Everything happens in one sled transaction with the
+//! feed's state, so a crash never leaves an entry without its index, its
+//! aliases or its story, nor validators covering entries not stored.
+//!
+//! Candidates for near-duplicates come from the sketch's LSH bands: one
+//! short range scan per band over the entries stored within the time
+//! window, never a scan of the store. sled transactions cannot scan, so the
+//! scans run just before the transaction, for the items whose keys the
+//! store does not know yet ([`Scan`]); copies within one fetch therefore do
+//! not see each other, which only matters for one feed's own duplicates.
+
+use super::stories::{Alias, KeyHash, StoryRecord, Tombstone, key, key_hash};
+use super::{CodecError, Store, StoreCounts, StoreError, codec, keys};
+use crate::dedup::cluster::{self, Candidate, Newcomer, Placement};
+use crate::dedup::sketch::Sketch;
+use crate::dedup::{self, Identified, KnownKey};
+use crate::model::{Entry, EntryId, FeedId, FeedState};
+use chrono::{DateTime, Duration, Utc};
+use serde::de::DeserializeOwned;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use std::collections::{HashMap, HashSet};
+
+/// An item of a fetch, identified, on its way into the store.
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    pub entry: Entry,
+    pub identity: Identified,
+}
+
+impl Incoming {
+    /// An entry whose identity is only what the entry itself records (its
+    /// primary key and link).
+    pub fn from_entry(entry: Entry) -> Incoming {
+        Incoming {
+            identity: dedup::identity_of_entry(&entry),
+            entry,
+        }
+    }
+}
+
+/// The most entries read from one LSH bucket (the latest): a bucket that
+/// full holds boilerplate, not stories.
+const BUCKET_CAP: usize = 64;
+
+/// Bands a stored entry must share with a new one to be compared at all.
+/// A pair the decision accepts (at least 26 of 64 MinHash values equal)
+/// shares fewer than two full bands with probability under 0.2%, while
+/// unrelated pairs sharing two are ten times rarer than sharing one.
+const MIN_SHARED_BANDS: usize = 2;
+
+/// A tombstone's `last_seen` is rewritten at most this often.
+fn last_seen_resolution() -> Duration {
+    Duration::hours(12)
+}
+
+type Abort = ConflictableTransactionError<CodecError>;
+
+/// Whether every key of an item already names the entry it resolved to
+/// (then nothing about the entry's identity needs writing).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeysKnown {
+    All,
+    No,
+}
+
+impl Store {
+    /// Stores one fetch of identified items with the feed's `state`; see the
+    /// module docs. Storing the same fetch twice changes nothing.
+    pub fn store_incoming(
+        &self,
+        state: &FeedState,
+        incoming: Vec<Incoming>,
+    ) -> Result<StoreCounts, StoreError> {
+        let feed_key = state.id().to_bytes();
+        let _writing = self.write_guard();
+        let scans = self.scan_for_new(state.id(), &incoming)?;
+        let result = (
+            &self.entries,
+            &self.by_time,
+            &self.feeds,
+            &self.identities,
+            &self.stories,
+        )
+            .transaction(|(entries, by_time, feeds, identities, stories)| {
+                let tx = Tx {
+                    entries,
+                    by_time,
+                    identities,
+                    stories,
+                    scans: &scans,
+                    feed: state.id(),
+                };
+                let counts = tx.store(&incoming)?;
+                let mut state = state.clone();
+                let previous = match feeds.get(feed_key)? {
+                    Some(bytes) => decode::<FeedState>(&bytes)?.entry_count,
+                    None => 0,
+                };
+                state.entry_count = previous + counts.new as u64;
+                feeds.insert(&feed_key[..], codec::encode(&state))?;
+                Ok(counts)
+            });
+        let counts = result.map_err(|e| match e {
+            TransactionError::Abort(codec) => StoreError::Corrupt(codec),
+            TransactionError::Storage(sled) => StoreError::Sled(sled),
+        })?;
+        if counts.new + counts.updated > 0 {
+            self.bump_generation();
+        }
+        Ok(counts)
+    }
+
+    /// Sketches and LSH candidates of the items that look new (no key of
+    /// theirs is known yet), read from the committed store.
+    fn scan_for_new(
+        &self,
+        feed: FeedId,
+        incoming: &[Incoming],
+    ) -> Result<HashMap<EntryId, Scan>, StoreError> {
+        let mut scans = HashMap::new();
+        for item in incoming {
+            let mut known = self.entries.contains_key(item.identity.id.0)?;
+            for k in item.identity.keys() {
+                known = known
+                    || self
+                        .identities
+                        .contains_key(key::alias(feed, &key_hash(k)))?;
+            }
+            if !known {
+                let scan = self.scan(
+                    sketch_of(&item.entry),
+                    item.entry.first_seen,
+                    item.identity.id,
+                )?;
+                scans.insert(item.identity.id, scan);
+            }
+        }
+        // The candidate scans read committed entries only: a text the
+        // fetch itself repeats is found here.
+        let sketches: Vec<(EntryId, &Sketch)> =
+            scans.iter().map(|(id, s)| (*id, &s.sketch)).collect();
+        let recurring = cluster::recurring_within(&sketches);
+        for (id, scan) in scans.iter_mut() {
+            scan.recurring = recurring.contains(id);
+        }
+        Ok(scans)
+    }
+
+    /// The entries first stored within the longest window of `at` that
+    /// share at least [`MIN_SHARED_BANDS`] LSH bands with `sketch`.
+    pub(super) fn scan(
+        &self,
+        sketch: Sketch,
+        at: DateTime<Utc>,
+        except: EntryId,
+    ) -> Result<Scan, StoreError> {
+        let window = cluster::window().max(cluster::edit_window()).num_seconds();
+        let secs = at.timestamp();
+        let mut shared: HashMap<EntryId, (usize, i64)> = HashMap::new();
+        for (band, hash) in sketch.bands() {
+            let from = key::band_at(band, hash, secs - window);
+            let to = key::band_at(band, hash, secs + window + 1);
+            for k in self.stories.range(from..to).keys().rev().take(BUCKET_CAP) {
+                match key::band_entry(&k?) {
+                    Some((t, id)) if id != except => shared.entry(id).or_insert((0, t)).0 += 1,
+                    _ => {}
+                }
+            }
+        }
+        let mut candidates: Vec<(EntryId, i64)> = shared
+            .into_iter()
+            .filter(|(_, (n, _))| *n >= MIN_SHARED_BANDS)
+            .map(|(id, (_, t))| (id, t))
+            .collect();
+        // Deterministic order, whatever the hash map's.
+        candidates.sort_unstable_by_key(|(id, t)| (*t, *id));
+        Ok(Scan {
+            sketch,
+            candidates,
+            recurring: false,
+        })
+    }
+}
+
+/// A new item's sketch and the stored entries (with the second they were
+/// first stored) that may be copies or earlier versions of it.
+pub(super) struct Scan {
+    pub sketch: Sketch,
+    pub candidates: Vec<(EntryId, i64)>,
+    /// Another new item of the same fetch has near-duplicate text.
+    pub recurring: bool,
+}
+
+/// The trees of one fetch's transaction.
+pub(super) struct Tx<'a> {
+    pub entries: &'a TransactionalTree,
+    pub by_time: &'a TransactionalTree,
+    pub identities: &'a TransactionalTree,
+    pub stories: &'a TransactionalTree,
+    /// The scans run before the transaction, by item id.
+    pub scans: &'a HashMap<EntryId, Scan>,
+    pub feed: FeedId,
+}
+
+impl Tx<'_> {
+    fn store(&self, incoming: &[Incoming]) -> Result<StoreCounts, Abort> {
+        let mut counts = StoreCounts::default();
+        // Entries this fetch lists: an edit (below) replaces an entry the
+        // fetch no longer lists.
+        let mut listed: HashSet<EntryId> = HashSet::new();
+        let mut by_text = Vec::new();
+        for item in incoming {
+            match self.resolve(&item.identity)? {
+                Some((id, known)) => {
+                    listed.insert(id);
+                    self.store_known(id, item, known, &mut counts)?;
+                }
+                None if item.identity.key.starts_with(dedup::CONTENT) => by_text.push(item),
+                None => {
+                    listed.insert(item.identity.id);
+                    let sketch = self.sketch(item);
+                    self.insert_new(item, sketch, &mut counts)?;
+                }
+            }
+        }
+        // Items known only by their text: an unknown text may be an edited
+        // headline of an entry the feed no longer lists.
+        for item in by_text {
+            let sketch = self.sketch(item);
+            let newcomer = Newcomer {
+                entry: item.identity.id,
+                feed: self.feed,
+                at: item.entry.first_seen,
+                sketch: &sketch,
+                recurring: false,
+            };
+            let candidates: Vec<Candidate> = self
+                .similar(
+                    item.identity.id,
+                    item.entry.first_seen,
+                    cluster::edit_window(),
+                )?
+                .into_iter()
+                .filter(|(c, r)| r.content_keyed && !listed.contains(&c.entry))
+                .map(|(c, _)| c)
+                .collect();
+            match cluster::edit_of(&newcomer, &candidates) {
+                Some(id) => {
+                    listed.insert(id);
+                    self.store_known(id, item, KeysKnown::No, &mut counts)?;
+                }
+                None => {
+                    listed.insert(item.identity.id);
+                    self.insert_new(item, sketch, &mut counts)?;
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// The stored entry (or tombstone) an item is, if any, and whether
+    /// every key of the item already names it.
+    fn resolve(&self, identity: &Identified) -> Result<Option<(EntryId, KeysKnown)>, Abort> {
+        let mut known = Vec::new();
+        for k in identity.keys() {
+            if let Some(alias) = self.alias(&key_hash(k))? {
+                known.push((k, alias));
+            }
+        }
+        let found = dedup::resolve(identity, |k| {
+            known
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, a)| KnownKey {
+                    entry: a.entry,
+                    has_guid: a.has_guid,
+                })
+        });
+        if let Some(id) = found {
+            let all = known.len() == identity.keys().count()
+                && known
+                    .iter()
+                    .all(|(_, a)| a.entry == id && (a.has_guid || !identity.has_guid));
+            let keys = if all { KeysKnown::All } else { KeysKnown::No };
+            return Ok(Some((id, keys)));
+        }
+        // Entries stored without aliases (a test's bare `store_fetch`).
+        let own = identity.id;
+        let exists = self.entries.get(own.0)?.is_some() || self.tombstone(own)?.is_some();
+        Ok(exists.then_some((own, KeysKnown::No)))
+    }
+
+    /// An item resolved to stored entry `id`: a tombstone is refreshed, an
+    /// entry updated in place if its text changed; new keys are remembered.
+    fn store_known(
+        &self,
+        id: EntryId,
+        item: &Incoming,
+        keys: KeysKnown,
+        counts: &mut StoreCounts,
+    ) -> Result<(), Abort> {
+        if let Some(mut tomb) = self.tombstone(id)? {
+            counts.unchanged += 1;
+            let seen = item.entry.first_seen;
+            if seen - tomb.last_seen >= last_seen_resolution() {
+                tomb.last_seen = seen;
+                self.identities
+                    .insert(&key::tombstone(id)[..], codec::encode(&tomb))?;
+            }
+            return Ok(());
+        }
+        let Some(old) = self.entry(id)? else {
+            // An alias naming nothing (cannot happen: aliases outlive
+            // entries only as tombstones). Store the item afresh.
+            let sketch = self.sketch(item);
+            return self.insert_new(item, sketch, counts);
+        };
+        let incoming = Entry {
+            id,
+            identity: old.identity.clone(),
+            feed: old.feed,
+            ..item.entry.clone()
+        };
+        match old.merged_with(incoming) {
+            None => counts.unchanged += 1,
+            Some(merged) => {
+                counts.updated += 1;
+                let old_key = keys::time_key(&old);
+                let new_key = keys::time_key(&merged);
+                if old_key != new_key {
+                    self.by_time.remove(&old_key[..])?;
+                    self.by_time.insert(&new_key[..], &[][..])?;
+                }
+                self.entries.insert(&id.0[..], codec::encode(&merged))?;
+            }
+        }
+        match keys {
+            KeysKnown::All => Ok(()),
+            KeysKnown::No => self.learn_keys(id, &item.identity),
+        }
+    }
+
+    /// Remembers keys of `identity` that do not name `id` yet (the feed
+    /// started sending guids, or an edit changed the text key).
+    fn learn_keys(&self, id: EntryId, identity: &Identified) -> Result<(), Abort> {
+        let Some(mut record) = self.record(id)? else {
+            return Ok(());
+        };
+        let mut changed = false;
+        let gains_guid = identity.has_guid && !record.has_guid;
+        if gains_guid {
+            record.has_guid = true;
+            changed = true;
+        }
+        for k in identity.keys() {
+            let h = key_hash(k);
+            if !record.keys.contains(&h) {
+                record.keys.push(h);
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+        let alias = Alias {
+            entry: id,
+            has_guid: record.has_guid,
+        };
+        for h in &record.keys {
+            self.identities
+                .insert(&key::alias(self.feed, h)[..], codec::encode(&alias))?;
+        }
+        self.stories
+            .insert(&key::record(id)[..], codec::encode(&record))?;
+        Ok(())
+    }
+
+    fn insert_new(
+        &self,
+        item: &Incoming,
+        sketch: Sketch,
+        counts: &mut StoreCounts,
+    ) -> Result<(), Abort> {
+        let entry = Entry {
+            id: item.identity.id,
+            identity: item.identity.key.clone(),
+            ..item.entry.clone()
+        };
+        counts.new += 1;
+        self.entries
+            .insert(&entry.id.0[..], codec::encode(&entry))?;
+        self.by_time.insert(&keys::time_key(&entry)[..], &[][..])?;
+        self.index(&entry, &item.identity, sketch)?;
+        Ok(())
+    }
+
+    /// Remembers a new entry's keys and places it in a story.
+    pub(super) fn index(
+        &self,
+        entry: &Entry,
+        identity: &Identified,
+        sketch: Sketch,
+    ) -> Result<Placement, Abort> {
+        let keys: Vec<KeyHash> = identity.keys().map(key_hash).collect();
+        let alias = Alias {
+            entry: entry.id,
+            has_guid: identity.has_guid,
+        };
+        for h in &keys {
+            self.identities
+                .insert(&key::alias(self.feed, h)[..], codec::encode(&alias))?;
+        }
+        let link = identity.link_key.as_deref().map(key_hash);
+        let same_link = match &link {
+            Some(h) => self.by_link(h, entry.id)?,
+            None => Vec::new(),
+        };
+        let similar: Vec<Candidate> = self
+            .similar(entry.id, entry.first_seen, cluster::window())?
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
+        let at = entry.first_seen;
+        let placement = cluster::place(
+            &Newcomer {
+                entry: entry.id,
+                feed: self.feed,
+                at,
+                sketch: &sketch,
+                recurring: self.scans.get(&entry.id).is_some_and(|s| s.recurring),
+            },
+            &same_link,
+            &similar,
+        );
+        let record = StoryRecord {
+            feed: self.feed,
+            story: placement.story,
+            at,
+            link,
+            keys,
+            has_guid: identity.has_guid,
+            content_keyed: identity.key.starts_with(dedup::CONTENT),
+            recurring: placement.recurring,
+            sketch,
+        };
+        self.stories
+            .insert(&key::record(entry.id)[..], codec::encode(&record))?;
+        self.push_id(&key::members(placement.story), entry.id)?;
+        if let Some(h) = &link {
+            self.push_id(&key::link(h), entry.id)?;
+        }
+        let secs = at.timestamp();
+        for (band, hash) in record.sketch.bands() {
+            self.stories
+                .insert(&key::band(band, hash, secs, entry.id)[..], &[][..])?;
+        }
+        Ok(placement)
+    }
+
+    /// Entries with the link `hash`, as candidates.
+    fn by_link(&self, hash: &KeyHash, except: EntryId) -> Result<Vec<Candidate>, Abort> {
+        let ids: Vec<EntryId> = self
+            .get(self.stories, &key::link(hash))?
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids.into_iter().filter(|id| *id != except) {
+            if let Some(record) = self.record(id)? {
+                out.push(candidate(id, record));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The item's sketch, from its scan if it had one.
+    fn sketch(&self, item: &Incoming) -> Sketch {
+        self.scans
+            .get(&item.identity.id)
+            .map_or_else(|| sketch_of(&item.entry), |s| s.sketch.clone())
+    }
+
+    /// The scanned candidates of item `id` first stored within `window` of
+    /// `at`, with their records. (An item that looked known before the
+    /// transaction but turned out new — another fetch removed its entry
+    /// meanwhile — has none.)
+    fn similar(
+        &self,
+        id: EntryId,
+        at: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<Vec<(Candidate, StoryRecord)>, Abort> {
+        let Some(scan) = self.scans.get(&id) else {
+            return Ok(Vec::new());
+        };
+        let (window, secs) = (window.num_seconds(), at.timestamp());
+        let mut out = Vec::new();
+        for (candidate, t) in &scan.candidates {
+            if (t - secs).abs() > window {
+                continue;
+            }
+            if let Some(record) = self.record(*candidate)? {
+                out.push((self::candidate(*candidate, record.clone()), record));
+            }
+        }
+        Ok(out)
+    }
+
+    fn push_id(&self, k: &[u8], id: EntryId) -> Result<(), Abort> {
+        let mut ids: Vec<EntryId> = self.get(self.stories, k)?.unwrap_or_default();
+        if !ids.contains(&id) {
+            ids.push(id);
+            self.stories.insert(k, codec::encode(&ids))?;
+        }
+        Ok(())
+    }
+
+    fn alias(&self, h: &KeyHash) -> Result<Option<Alias>, Abort> {
+        self.get(self.identities, &key::alias(self.feed, h))
+    }
+
+    fn tombstone(&self, id: EntryId) -> Result<Option<Tombstone>, Abort> {
+        self.get(self.identities, &key::tombstone(id))
+    }
+
+    fn record(&self, id: EntryId) -> Result<Option<StoryRecord>, Abort> {
+        self.get(self.stories, &key::record(id))
+    }
+
+    fn entry(&self, id: EntryId) -> Result<Option<Entry>, Abort> {
+        self.get(self.entries, &id.0)
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        tree: &TransactionalTree,
+        k: &[u8],
+    ) -> Result<Option<T>, Abort> {
+        match tree.get(k)? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+fn candidate(entry: EntryId, record: StoryRecord) -> Candidate {
+    Candidate {
+        entry,
+        feed: record.feed,
+        story: record.story,
+        at: record.at,
+        recurring: record.recurring,
+        sketch: record.sketch,
+    }
+}
+
+/// The sketch of an entry's title and summary (or content).
+pub fn sketch_of(entry: &Entry) -> Sketch {
+    Sketch::of(
+        &entry.title,
+        entry.summary.as_deref().or(entry.content.as_deref()),
+    )
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Abort> {
+    codec::decode(bytes).map_err(ConflictableTransactionError::Abort)
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::dedup::IdentityMode;
+    use crate::normalize::{Item, canonical};
+    use crate::store::RetentionPolicy;
+    use chrono::{DateTime, Utc};
+
+    pub fn t(days: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap() + Duration::days(days)
+    }
+
+    pub fn item(guid: Option<&str>, link: Option<&str>, title: &str, summary: &str) -> Item {
+        Item {
+            guid: guid.map(String::from),
+            link: link.and_then(|l| canonical::canonical_link(l, None)),
+            title: title.into(),
+            summary: (!summary.is_empty()).then(|| summary.to_owned()),
+            content: None,
+            authors: vec![],
+            categories: vec![],
+            language: None,
+            published: None,
+            updated: None,
+        }
+    }
+
+    /// One fetch of `items` from `feed` at `now`, as the poller stores it.
+    pub fn fetch(store: &Store, feed: &str, items: &[Item], now: DateTime<Utc>) -> StoreCounts {
+        let state = FeedState::new(feed);
+        let incoming = dedup::identify(feed, items, IdentityMode::Guid)
+            .into_iter()
+            .zip(items)
+            .filter_map(|(identity, item)| {
+                let identity = identity?;
+                Some(Incoming {
+                    entry: Entry {
+                        id: identity.id,
+                        feed: state.id(),
+                        identity: identity.key.clone(),
+                        link: item.link.as_ref().map(|l| l.to_string()),
+                        title: item.title.clone(),
+                        summary: item.summary.clone(),
+                        content: None,
+                        authors: vec![],
+                        categories: vec![],
+                        language: None,
+                        published: None,
+                        first_seen: now,
+                        updated: now,
+                    },
+                    identity,
+                })
+            })
+            .collect();
+        store.store_incoming(&state, incoming).unwrap()
+    }
+
+    pub fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        (dir, store)
+    }
+
+    fn counts(c: StoreCounts) -> (usize, usize, usize) {
+        (c.new, c.updated, c.unchanged)
+    }
+
+    const FEED: &str = "https://a.example/rss";
+
+    #[test]
+    fn a_feed_that_starts_sending_guids_keeps_its_entries() {
+        let (_dir, store) = open();
+        let link = "https://www.bbc.com/russian/articles/c4g93nxy27zo";
+        let before = item(None, Some(link), "Метеорологические шары", "");
+        assert_eq!(counts(fetch(&store, FEED, &[before], t(0))), (1, 0, 0));
+        let after = item(Some(link), Some(link), "Метеорологические шары", "");
+        assert_eq!(counts(fetch(&store, FEED, &[after], t(1))), (0, 0, 1));
+        // Later the slug is rewritten; the guid still names the story.
+        let moved = item(
+            Some(link),
+            Some("https://www.bbc.com/russian/articles/new-slug"),
+            "Шары",
+            "",
+        );
+        assert_eq!(counts(fetch(&store, FEED, &[moved], t(2))), (0, 1, 0));
+        assert_eq!(store.entry_count(), 1);
+    }
+
+    #[test]
+    fn another_guid_on_a_known_link_is_another_story() {
+        let (_dir, store) = open();
+        let live = "https://a.example/live";
+        fetch(
+            &store,
+            FEED,
+            &[item(Some("u1"), Some(live), "Update one", "")],
+            t(0),
+        );
+        let c = fetch(
+            &store,
+            FEED,
+            &[item(Some("u2"), Some(live), "Update two", "")],
+            t(0),
+        );
+        assert_eq!(counts(c), (1, 0, 0));
+    }
+
+    #[test]
+    fn an_edit_is_an_update_in_place_and_a_repeat_changes_nothing() {
+        let (_dir, store) = open();
+        let a = item(
+            Some("g"),
+            Some("https://a.example/1"),
+            "Old headline",
+            "Text",
+        );
+        fetch(&store, FEED, std::slice::from_ref(&a), t(0));
+        let id = dedup::identify(FEED, std::slice::from_ref(&a), IdentityMode::Guid)[0]
+            .clone()
+            .unwrap()
+            .id;
+        let generation = store.generation();
+        assert_eq!(
+            counts(fetch(&store, FEED, std::slice::from_ref(&a), t(1))),
+            (0, 0, 1)
+        );
+        assert_eq!(store.generation(), generation);
+        let edited = item(
+            Some("g"),
+            Some("https://a.example/1"),
+            "New headline",
+            "Text",
+        );
+        assert_eq!(counts(fetch(&store, FEED, &[edited], t(2))), (0, 1, 0));
+        let stored = store.entry(id).unwrap().unwrap();
+        assert_eq!(stored.title, "New headline");
+        assert_eq!(stored.first_seen, t(0));
+        assert_eq!(stored.updated, t(2));
+    }
+
+    #[test]
+    fn an_edited_text_without_guid_or_link_is_an_update() {
+        // Meduza: every item links to the front page; a headline edited
+        // between two fetches is the same story.
+        let (_dir, store) = open();
+        let old = "Альпинистка Наталья Наговицына потеряла в горах Тянь-Шаня мужа, а через четыре года решила вернуться";
+        let new = "Альпинистка Наталья Наговицина потеряла в горах Тянь-Шаня мужа, а через четыре года решила вернуться";
+        let other = item(
+            None,
+            Some("https://meduza.io/"),
+            "Владимиру Сорокину — 70 лет",
+            "",
+        );
+        fetch(
+            &store,
+            FEED,
+            &[
+                item(None, Some("https://meduza.io/"), old, old),
+                other.clone(),
+            ],
+            t(0),
+        );
+        let c = fetch(
+            &store,
+            FEED,
+            &[item(None, Some("https://meduza.io/"), new, new), other],
+            t(1),
+        );
+        assert_eq!(counts(c), (0, 1, 1));
+        assert_eq!(store.entry_count(), 2);
+    }
+
+    #[test]
+    fn the_same_story_in_two_feeds_is_one_story() {
+        let (_dir, store) = open();
+        let wire = item(
+            None,
+            Some("https://tass.com/economy/1"),
+            "China and Russia sign gas pipeline deal during Xi visit to Moscow",
+            "MOSCOW - China and Russia signed an agreement on the Power of Siberia 2 gas pipeline on Tuesday during a state visit by Chinese President Xi Jinping to Moscow, the Kremlin said.",
+        );
+        let copy = item(
+            None,
+            Some("https://news.example/world/pipeline?utm_source=rss"),
+            "China, Russia sign gas pipeline deal as Xi visits Moscow",
+            "MOSCOW - China and Russia signed an agreement on the Power of Siberia 2 gas pipeline on Tuesday during a state visit by President Xi Jinping to Moscow, the Kremlin said on Tuesday.",
+        );
+        let same_link = item(
+            None,
+            Some("https://tass.com/economy/1"),
+            "Pipeline deal signed",
+            "",
+        );
+        fetch(&store, "https://tass.example/rss", &[wire], t(0));
+        fetch(
+            &store,
+            "https://news.example/rss",
+            &[copy],
+            t(0) + Duration::hours(2),
+        );
+        fetch(&store, "https://digest.example/rss", &[same_link], t(1));
+        let page = store.story_page(10, None, |_| true).unwrap();
+        assert_eq!(page.stories.len(), 1, "{page:?}");
+        let story = &page.stories[0];
+        assert_eq!(
+            story.entry.link.as_deref(),
+            Some("https://tass.com/economy/1")
+        );
+        assert_eq!(story.id, story.entry.id, "the first entry names the story");
+        assert_eq!(story.copies.len(), 2);
+        assert_eq!(store.page(10, None, |_| true).unwrap().entries.len(), 3);
+    }
+
+    #[test]
+    fn template_titles_from_two_feeds_stay_two_stories() {
+        let (_dir, store) = open();
+        let lede = "Russia and China hold talks in Beijing as the war in Ukraine enters its fourth year; follow our coverage";
+        fetch(
+            &store,
+            "https://a.example/rss",
+            &[item(
+                None,
+                Some("https://a.example/live/1"),
+                "Russia-Ukraine war: live updates",
+                lede,
+            )],
+            t(0),
+        );
+        fetch(
+            &store,
+            "https://b.example/rss",
+            &[item(
+                None,
+                Some("https://b.example/live/2"),
+                "Russia-Ukraine war: live updates",
+                lede,
+            )],
+            t(0),
+        );
+        assert_eq!(
+            store.story_page(10, None, |_| true).unwrap().stories.len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_pruned_entry_stays_pruned_while_its_feed_lists_it() {
+        let (_dir, store) = open();
+        let items: Vec<Item> = (0..3)
+            .map(|i| {
+                item(
+                    Some(&format!("g{i}")),
+                    Some(&format!("https://a.example/{i}")),
+                    &format!("Story number {i}"),
+                    "",
+                )
+            })
+            .collect();
+        fetch(&store, FEED, &items[..1], t(0));
+        fetch(&store, FEED, &items[..2], t(1));
+        fetch(&store, FEED, &items, t(2));
+        let keep_one = RetentionPolicy {
+            max_age: None,
+            max_entries_per_feed: Some(1),
+        };
+        let report = store.prune(&keep_one, t(2)).unwrap();
+        assert_eq!(report.pruned, 2);
+        assert_eq!(store.entry_count(), 1);
+        let state = store
+            .feed_state(FeedState::new(FEED).id())
+            .unwrap()
+            .unwrap();
+        assert_eq!(state.entry_count, 1);
+        // The feed still lists all three: nothing comes back.
+        assert_eq!(counts(fetch(&store, FEED, &items, t(20))), (0, 0, 3));
+        // Seen 20 days ago: the tombstones outlive a prune 20 days later…
+        assert_eq!(store.prune(&keep_one, t(40)).unwrap().tombstones_expired, 0);
+        assert_eq!(counts(fetch(&store, FEED, &items, t(41))), (0, 0, 3));
+        // …and expire once the feed has not listed them for 30 days.
+        fetch(&store, FEED, &items[2..], t(42));
+        assert_eq!(store.prune(&keep_one, t(75)).unwrap().tombstones_expired, 2);
+        assert_eq!(counts(fetch(&store, FEED, &items, t(76))), (2, 0, 1));
+    }
+
+    #[test]
+    fn max_age_prunes_by_time_first_stored() {
+        let (_dir, store) = open();
+        fetch(
+            &store,
+            FEED,
+            &[item(Some("old"), None, "An old story", "")],
+            t(0),
+        );
+        fetch(
+            &store,
+            FEED,
+            &[item(Some("new"), None, "A new story", "")],
+            t(80),
+        );
+        let policy = RetentionPolicy {
+            max_age: Some(std::time::Duration::from_secs(30 * 86_400)),
+            max_entries_per_feed: None,
+        };
+        let generation = store.generation();
+        assert_eq!(store.prune(&policy, t(81)).unwrap().pruned, 1);
+        assert!(store.generation() > generation, "served feeds change");
+        let left = store.page(10, None, |_| true).unwrap().entries;
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].title, "A new story");
+    }
+}

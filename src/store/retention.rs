@@ -1,0 +1,268 @@
+//! Retention: pruning old entries (`[storage] max_age`) and a feed's
+//! surplus (`max_entries_per_feed`), leaving a tombstone for each, so that a
+//! feed still listing a pruned story does not bring it back as new.
+//!
+//! A tombstone keeps the entry's identity keys. It is refreshed whenever a
+//! fetch lists the entry again and dropped once no fetch has listed it for
+//! [`tombstone_ttl`]: by then the feed has moved on.
+//!
+//! A pass also drops the LSH index keys of entries too old to have copies
+//! arriving (see `stories`).
+//!
+//! [`Store::prune`] scans the whole time index: callers run it on a blocking
+//! thread ([`prune`] does), on a schedule or after `poll --once`.
+
+use super::stories::{KeyHash, StoryRecord, Tombstone, key};
+use super::{CodecError, Store, StoreError, codec, keys};
+use crate::dedup::cluster;
+use crate::model::{Entry, EntryId, FeedId, FeedState};
+use chrono::{DateTime, Duration, Utc};
+use serde::de::DeserializeOwned;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What to keep (`[storage] max_age`, `max_entries_per_feed`); `None` keeps
+/// everything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Entries first stored longer ago go. (Counted from when tidings
+    /// stored them: publishers' dates can be missing or wrong.)
+    pub max_age: Option<std::time::Duration>,
+    /// Beyond this many, a feed's oldest entries go.
+    pub max_entries_per_feed: Option<usize>,
+}
+
+impl RetentionPolicy {
+    pub fn keeps_everything(&self) -> bool {
+        self.max_age.is_none() && self.max_entries_per_feed.is_none()
+    }
+}
+
+/// What one retention pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub pruned: usize,
+    pub tombstones_expired: usize,
+}
+
+/// How long a tombstone outlives the last fetch that listed its entry.
+pub fn tombstone_ttl() -> Duration {
+    Duration::days(30)
+}
+
+/// Entries removed per transaction.
+const BATCH: usize = 256;
+
+type Abort = ConflictableTransactionError<CodecError>;
+
+/// Runs [`Store::prune`] on a blocking thread, and flushes what it
+/// removed to disk.
+pub async fn prune(
+    store: Arc<Store>,
+    policy: RetentionPolicy,
+    now: DateTime<Utc>,
+) -> Result<PruneReport, StoreError> {
+    tokio::task::spawn_blocking(move || {
+        let report = store.prune(&policy, now)?;
+        if report.pruned + report.tombstones_expired > 0 {
+            store.flush()?;
+        }
+        Ok(report)
+    })
+    .await
+    .map_err(|e| StoreError::Task(e.to_string()))?
+}
+
+impl Store {
+    /// Removes the entries `policy` no longer keeps (each leaves a
+    /// tombstone) and expires tombstones unseen for [`tombstone_ttl`].
+    pub fn prune(
+        &self,
+        policy: &RetentionPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<PruneReport, StoreError> {
+        let doomed = self.doomed(policy, now)?;
+        let mut report = PruneReport::default();
+        for batch in doomed.chunks(BATCH) {
+            report.pruned += self.remove_batch(batch, now)?;
+        }
+        report.tombstones_expired = self.expire_tombstones(now)?;
+        self.expire_band_keys(now)?;
+        if report.pruned > 0 {
+            self.bump_generation();
+        }
+        Ok(report)
+    }
+
+    /// The entries `policy` drops, newest first.
+    fn doomed(
+        &self,
+        policy: &RetentionPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EntryId>, StoreError> {
+        if policy.keeps_everything() {
+            return Ok(Vec::new());
+        }
+        let cutoff = policy
+            .max_age
+            .and_then(|age| Duration::from_std(age).ok())
+            .map(|age| now - age);
+        let mut per_feed: HashMap<FeedId, usize> = HashMap::new();
+        let mut doomed = Vec::new();
+        for key in self.by_time.iter().keys().rev() {
+            let key = key?;
+            let Some(id) = keys::id_of_time_key(&key) else {
+                continue;
+            };
+            let Some(entry) = self.entry(id)? else {
+                continue;
+            };
+            let rank = per_feed.entry(entry.feed).or_default();
+            *rank += 1;
+            let too_old = cutoff.is_some_and(|c| entry.first_seen < c);
+            let too_many = policy.max_entries_per_feed.is_some_and(|max| *rank > max);
+            if too_old || too_many {
+                doomed.push(id);
+            }
+        }
+        Ok(doomed)
+    }
+
+    fn remove_batch(&self, ids: &[EntryId], now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let _writing = self.write_guard();
+        let result = (
+            &self.entries,
+            &self.by_time,
+            &self.feeds,
+            &self.identities,
+            &self.stories,
+        )
+            .transaction(|(entries, by_time, feeds, identities, stories)| {
+                let mut removed_per_feed: HashMap<FeedId, u64> = HashMap::new();
+                for id in ids {
+                    let Some(entry) = get::<Entry>(entries, &id.0)? else {
+                        continue;
+                    };
+                    let record = get::<StoryRecord>(stories, &key::record(*id))?;
+                    remove_entry(entries, by_time, stories, &entry, record.as_ref())?;
+                    let keys: Vec<KeyHash> = match &record {
+                        Some(r) => r.keys.clone(),
+                        None => vec![super::stories::key_hash(&entry.identity)],
+                    };
+                    let tomb = Tombstone {
+                        feed: entry.feed,
+                        pruned_at: now,
+                        last_seen: now,
+                        keys,
+                    };
+                    identities.insert(&key::tombstone(*id)[..], codec::encode(&tomb))?;
+                    *removed_per_feed.entry(entry.feed).or_default() += 1;
+                }
+                for (feed, removed) in &removed_per_feed {
+                    if let Some(mut state) = get::<FeedState>(feeds, &feed.to_bytes())? {
+                        state.entry_count = state.entry_count.saturating_sub(*removed);
+                        feeds.insert(&feed.to_bytes()[..], codec::encode(&state))?;
+                    }
+                }
+                Ok(removed_per_feed.values().sum::<u64>() as usize)
+            });
+        result.map_err(|e| match e {
+            TransactionError::Abort(codec) => StoreError::Corrupt(codec),
+            TransactionError::Storage(sled) => StoreError::Sled(sled),
+        })
+    }
+
+    /// Drops tombstones no fetch has listed for [`tombstone_ttl`], with
+    /// the keys they kept.
+    fn expire_tombstones(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut expired = 0;
+        for kv in self.identities.scan_prefix(key::TOMBSTONES) {
+            let (k, v) = kv?;
+            let tomb: Tombstone = codec::decode(&v)?;
+            if now - tomb.last_seen < tombstone_ttl() {
+                continue;
+            }
+            batch.remove(k);
+            for h in &tomb.keys {
+                batch.remove(&key::alias(tomb.feed, h)[..]);
+            }
+            expired += 1;
+        }
+        let _writing = self.write_guard();
+        self.identities.apply_batch(batch)?;
+        Ok(expired)
+    }
+
+    /// Drops the LSH index keys of entries too old to be looked for as
+    /// copies or edits of new ones: the index stays the size of a few
+    /// days of entries, whatever retention keeps.
+    fn expire_band_keys(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let keep = cluster::window().max(cluster::edit_window()) + Duration::days(1);
+        let oldest = (now - keep).timestamp();
+        let mut batch = sled::Batch::default();
+        for k in self.stories.scan_prefix(key::BANDS).keys() {
+            let k = k?;
+            if key::band_entry(&k).is_some_and(|(secs, _)| secs < oldest) {
+                batch.remove(k);
+            }
+        }
+        let _writing = self.write_guard();
+        self.stories.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Whether an entry was pruned and is remembered by a tombstone.
+    pub fn is_tombstoned(&self, id: EntryId) -> Result<bool, StoreError> {
+        Ok(self.identities.contains_key(key::tombstone(id))?)
+    }
+}
+
+/// Removes an entry, its time key and its place among stories.
+fn remove_entry(
+    entries: &TransactionalTree,
+    by_time: &TransactionalTree,
+    stories: &TransactionalTree,
+    entry: &Entry,
+    record: Option<&StoryRecord>,
+) -> Result<(), Abort> {
+    entries.remove(&entry.id.0[..])?;
+    by_time.remove(&keys::time_key(entry)[..])?;
+    let Some(record) = record else {
+        return Ok(());
+    };
+    stories.remove(&key::record(entry.id)[..])?;
+    drop_id(stories, &key::members(record.story), entry.id)?;
+    if let Some(link) = &record.link {
+        drop_id(stories, &key::link(link), entry.id)?;
+    }
+    let secs = record.at.timestamp();
+    for (band, hash) in record.sketch.bands() {
+        stories.remove(&key::band(band, hash, secs, entry.id)[..])?;
+    }
+    Ok(())
+}
+
+/// Removes `id` from the id list at `k` (and the list when it empties).
+fn drop_id(tree: &TransactionalTree, k: &[u8], id: EntryId) -> Result<(), Abort> {
+    if let Some(mut ids) = get::<Vec<EntryId>>(tree, k)? {
+        ids.retain(|x| *x != id);
+        if ids.is_empty() {
+            tree.remove(k)?;
+        } else {
+            tree.insert(k, codec::encode(&ids))?;
+        }
+    }
+    Ok(())
+}
+
+fn get<T: DeserializeOwned>(tree: &TransactionalTree, k: &[u8]) -> Result<Option<T>, Abort> {
+    match tree.get(k)? {
+        Some(bytes) => codec::decode(&bytes)
+            .map(Some)
+            .map_err(ConflictableTransactionError::Abort),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,282 @@
+//! The dedup state of the store: which keys name which entry of a feed, the
+//! tombstones of pruned entries, and which entries are copies of one story.
+//!
+//! Two trees, keys prefixed by record kind:
+//! - `identities`
+//!   - `a` · [`FeedId`] · hash(identity key) → [`Alias`]: every guid, link
+//!     and content key a feed has used for an entry (see `dedup::resolve`)
+//!   - `t` · [`EntryId`] → [`Tombstone`]: a pruned entry, kept so that the
+//!     feed listing it again does not bring it back
+//! - `stories`
+//!   - `e` · [`EntryId`] → [`StoryRecord`]: the entry's story, sketch, keys
+//!   - `m` · story id → `Vec<EntryId>`: the story's entries
+//!   - `l` · hash(link comparison key) → `Vec<EntryId>`: entries by link
+//!   - `b` · band · band hash · time first stored · [`EntryId`] → `()`: the
+//!     LSH index of entries' sketches, where a new entry finds candidates
+//!     for near-duplicates with one short range scan per band; kept only
+//!     for the time copies are looked for (see `retention`)
+//!
+//! Written only inside the store's fetch transaction (see `ingest`) and by
+//! retention; read by serving through [`Store::story_page`].
+
+use super::{Cursor, Store, StoreError, codec};
+use crate::dedup::sketch::Sketch;
+use crate::model::{Entry, EntryId, FeedId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The 16-byte hash identity keys and links are stored under.
+pub type KeyHash = [u8; 16];
+
+pub fn key_hash(text: &str) -> KeyHash {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
+/// What a remembered identity key names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alias {
+    pub entry: EntryId,
+    /// The entry is known by a guid of its own.
+    pub has_guid: bool,
+}
+
+/// A pruned entry: its keys stay remembered (so the feed's next listing of
+/// it resolves here and is ignored) until the feed has not listed it for
+/// `retention::TOMBSTONE_TTL`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub feed: FeedId,
+    #[serde(with = "chrono::serde::ts_microseconds")]
+    pub pruned_at: DateTime<Utc>,
+    /// The last time a fetch listed it.
+    #[serde(with = "chrono::serde::ts_microseconds")]
+    pub last_seen: DateTime<Utc>,
+    pub keys: Vec<KeyHash>,
+}
+
+/// An entry's place among stories.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoryRecord {
+    pub feed: FeedId,
+    /// The story (cluster) it belongs to: the id of the story's first entry.
+    pub story: EntryId,
+    /// When the entry was first stored: the time copies are compared by
+    /// (publishers' dates can be missing or wrong — a scraper stamps every
+    /// item 1970-01-01).
+    #[serde(with = "chrono::serde::ts_microseconds")]
+    pub at: DateTime<Utc>,
+    pub sketch: Sketch,
+    /// Hash of its link's comparison key, when the link is an identity.
+    pub link: Option<KeyHash>,
+    /// Hashes of every identity key that names it.
+    pub keys: Vec<KeyHash>,
+    pub has_guid: bool,
+    /// Identified by its text alone (no usable guid or link).
+    pub content_keyed: bool,
+    /// Its text recurred under another id of its feed (`cluster::Placement`).
+    pub recurring: bool,
+}
+
+pub mod key {
+    //! Byte layouts (big-endian, fixed width after the one-byte kind).
+    use super::KeyHash;
+    use crate::model::{EntryId, FeedId};
+
+    pub fn alias(feed: FeedId, key: &KeyHash) -> [u8; 25] {
+        let mut k = [0u8; 25];
+        k[0] = b'a';
+        k[1..9].copy_from_slice(&feed.to_bytes());
+        k[9..].copy_from_slice(key);
+        k
+    }
+
+    pub fn tombstone(id: EntryId) -> [u8; 17] {
+        tagged(b't', &id.0)
+    }
+
+    pub const TOMBSTONES: &[u8] = b"t";
+
+    pub fn record(id: EntryId) -> [u8; 17] {
+        tagged(b'e', &id.0)
+    }
+
+    pub fn members(story: EntryId) -> [u8; 17] {
+        tagged(b'm', &story.0)
+    }
+
+    pub fn link(hash: &KeyHash) -> [u8; 17] {
+        tagged(b'l', hash)
+    }
+
+    pub const BANDS: &[u8] = b"b";
+
+    /// An entry in one LSH bucket; time in seconds since the epoch, sign
+    /// bit flipped so that the bucket's keys sort by time.
+    pub fn band(band: u8, hash: u64, secs: i64, id: EntryId) -> [u8; 34] {
+        let mut k = [0u8; 34];
+        k[..18].copy_from_slice(&band_at(band, hash, secs));
+        k[18..].copy_from_slice(&id.0);
+        k
+    }
+
+    /// Where a bucket's keys from time `secs` on start.
+    pub fn band_at(band: u8, hash: u64, secs: i64) -> [u8; 18] {
+        let mut k = [0u8; 18];
+        k[0] = b'b';
+        k[1] = band;
+        k[2..10].copy_from_slice(&hash.to_be_bytes());
+        k[10..].copy_from_slice(&((secs as u64) ^ (1 << 63)).to_be_bytes());
+        k
+    }
+
+    /// The time and entry of a band key.
+    pub fn band_entry(key: &[u8]) -> Option<(i64, EntryId)> {
+        let secs: [u8; 8] = key.get(10..18)?.try_into().ok()?;
+        let id: [u8; 16] = key.get(18..34)?.try_into().ok()?;
+        Some(((u64::from_be_bytes(secs) ^ (1 << 63)) as i64, EntryId(id)))
+    }
+
+    pub fn id_after_tag(key: &[u8]) -> Option<EntryId> {
+        Some(EntryId(key.get(1..17)?.try_into().ok()?))
+    }
+
+    fn tagged(tag: u8, bytes: &[u8; 16]) -> [u8; 17] {
+        let mut k = [0u8; 17];
+        k[0] = tag;
+        k[1..].copy_from_slice(bytes);
+        k
+    }
+}
+
+/// A story as served: its first entry, with the other copies.
+#[derive(Clone, Debug)]
+pub struct StoryView {
+    /// The story's stable id (its first entry's id).
+    pub id: EntryId,
+    /// The earliest version.
+    pub entry: Entry,
+    /// The other copies, oldest first.
+    pub copies: Vec<Entry>,
+}
+
+impl Store {
+    /// An entry's place among stories (`None` for an entry stored before
+    /// stories existed and not migrated, which cannot happen after `open`).
+    pub fn story_record(&self, id: EntryId) -> Result<Option<StoryRecord>, StoreError> {
+        self.stories
+            .get(key::record(id))?
+            .map(|v| codec::decode(&v))
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    /// The ids of a story's entries.
+    pub fn story_members(&self, story: EntryId) -> Result<Vec<EntryId>, StoreError> {
+        Ok(match self.stories.get(key::members(story))? {
+            Some(v) => codec::decode(&v)?,
+            None => Vec::new(),
+        })
+    }
+
+    /// One page of stories in the newest-first order of entries, each
+    /// story once, where its first entry sorts (so archive pages stay put
+    /// as copies arrive): up to `limit` stories after `before`, shown when
+    /// `keep` accepts one of their entries, and where the next page starts
+    /// when this one is full. A scan: call it from a blocking thread.
+    pub fn story_page(
+        &self,
+        limit: usize,
+        before: Option<&Cursor>,
+        mut keep: impl FnMut(&Entry) -> bool,
+    ) -> Result<StoryPage, StoreError> {
+        let mut page = StoryPage {
+            stories: Vec::with_capacity(limit.min(1024)),
+            next: None,
+        };
+        if limit == 0 {
+            return Ok(page);
+        }
+        let keys = match before {
+            Some(cursor) => self.by_time.range(..&cursor.0[..]),
+            None => self.by_time.range::<&[u8], _>(..),
+        };
+        for key in keys.keys().rev() {
+            let key = key?;
+            let Some(id) = super::keys::id_of_time_key(&key) else {
+                continue;
+            };
+            let Some(entry) = self.entry(id)? else {
+                continue;
+            };
+            let Some(story) = self.story_of(entry)? else {
+                continue;
+            };
+            let mut kept = false;
+            for e in std::iter::once(&story.entry).chain(&story.copies) {
+                kept |= keep(e);
+            }
+            if kept {
+                page.stories.push(story);
+                if page.stories.len() == limit {
+                    page.next = Cursor::from_key(&key);
+                    break;
+                }
+            }
+        }
+        Ok(page)
+    }
+
+    /// The story `entry` anchors, or `None` when it is a later copy (its
+    /// story is shown where its first entry sorts). The first entry is the
+    /// story's founder, or after retention removed that, the earliest copy
+    /// left.
+    fn story_of(&self, entry: Entry) -> Result<Option<StoryView>, StoreError> {
+        let id = entry.id;
+        let story = self.story_record(id)?.map_or(id, |r| r.story);
+        let members = self.story_members(story)?;
+        if members.iter().all(|m| *m == id) {
+            return Ok(Some(StoryView {
+                id: story,
+                entry,
+                copies: Vec::new(),
+            }));
+        }
+        if story != id && self.entries.contains_key(story.0)? {
+            return Ok(None);
+        }
+        let mut entries = vec![entry];
+        for m in members.into_iter().filter(|m| *m != id) {
+            entries.extend(self.entry(m)?);
+        }
+        let first_key = super::keys::time_key(&entries[0]);
+        let anchor = story == id
+            || entries[1..]
+                .iter()
+                .all(|e| super::keys::time_key(e) > first_key);
+        if !anchor {
+            return Ok(None);
+        }
+        let mut entries = entries.into_iter();
+        let Some(first) = entries.next() else {
+            return Ok(None);
+        };
+        let mut copies: Vec<Entry> = entries.collect();
+        copies.sort_by_key(super::keys::time_key);
+        Ok(Some(StoryView {
+            id: story,
+            entry: first,
+            copies,
+        }))
+    }
+}
+
+/// One page of stories and where the next one starts.
+#[derive(Debug)]
+pub struct StoryPage {
+    pub stories: Vec<StoryView>,
+    pub next: Option<Cursor>,
+}
