@@ -268,6 +268,25 @@ async fn replaying_every_snapshot_stores_each_story_once() {
         }
     }
     println!("{table}");
+    // TIDINGS_PRINT_STORIES lists the stories told by several entries.
+    if std::env::var_os("TIDINGS_PRINT_STORIES").is_some() {
+        let name = |f: FeedId| {
+            urls.iter()
+                .position(|u| FeedId::for_url(u) == f)
+                .map_or("?", |i| feeds[i].as_str())
+        };
+        for story in page.stories.iter().filter(|s| !s.copies.is_empty()) {
+            println!("{} | {}", name(story.entry.feed), story.entry.title);
+            for c in &story.copies {
+                let how = if c.link == story.entry.link {
+                    "same link"
+                } else {
+                    "near-duplicate"
+                };
+                println!("  + {} | {} ({how})", name(c.feed), c.title);
+            }
+        }
+    }
     assert!(mismatches.is_empty(), "{mismatches:?} differ:\n{table}");
     assert_eq!(
         store.entry_count(),

@@ -157,7 +157,12 @@ impl Sketch {
 /// (zero-width spaces and joiners, soft hyphens) dropped, split at anything
 /// that is not a letter or digit.
 pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    let mut chars = text.nfkc().flat_map(char::to_lowercase);
+    // NFKC changes nothing in ASCII text, the common case: skip it there.
+    let mut chars: Box<dyn Iterator<Item = char>> = if text.is_ascii() {
+        Box::new(text.chars().map(|c| c.to_ascii_lowercase()))
+    } else {
+        Box::new(text.nfkc().flat_map(char::to_lowercase))
+    };
     std::iter::from_fn(move || {
         let mut word = String::new();
         for c in chars.by_ref() {
@@ -236,12 +241,17 @@ pub const TEMPLATE_PHRASES: &[&str] = &[
 ];
 
 pub fn is_template_title(title: &str) -> bool {
+    static PHRASES: std::sync::LazyLock<Vec<Vec<&'static str>>> = std::sync::LazyLock::new(|| {
+        TEMPLATE_PHRASES
+            .iter()
+            .map(|p| p.split(' ').collect())
+            .collect()
+    });
     let title: Vec<String> = words(title).collect();
-    TEMPLATE_PHRASES.iter().any(|phrase| {
-        let phrase: Vec<&str> = phrase.split(' ').collect();
+    PHRASES.iter().any(|phrase| {
         title
             .windows(phrase.len())
-            .any(|w| w.iter().zip(&phrase).all(|(a, b)| a == b))
+            .any(|w| w.iter().zip(phrase).all(|(a, b)| a == b))
     })
 }
 

@@ -281,9 +281,9 @@ mod tests {
         let file = dir.path().join("backup.tidings");
         let written = original.backup(&file).unwrap();
         // 25 entries, their 25 time-index keys, 1 feed state, 1 schema
-        // version; and dedup state: per entry an identity alias, a story
-        // record, a story member list and 32 sketch-index keys.
-        assert_eq!(written.records, 52 + 25 * (3 + 32), "{written:?}");
+        // version; and dedup state: per entry an identity alias and a story
+        // record.
+        assert_eq!(written.records, 52 + 25 * 2, "{written:?}");
         let restored = Store::restore(&file, &dir.path().join("b"), 1 << 20).unwrap();
         assert_eq!(restored.records, written.records);
         let copy = Store::open(&dir.path().join("b"), 1 << 20).unwrap();

@@ -6,13 +6,14 @@
 //! feed's state, so a crash never leaves an entry without its index, its
 //! aliases or its story, nor validators covering entries not stored.
 //!
-//! Candidates for near-duplicates come from the sketch's LSH bands: one
-//! short range scan per band over the entries stored within the time
-//! window, never a scan of the store. sled transactions cannot scan, so the
-//! scans run just before the transaction, for the items whose keys the
-//! store does not know yet ([`Scan`]); copies within one fetch therefore do
-//! not see each other, which only matters for one feed's own duplicates.
+//! Candidates for near-duplicates come from the in-memory LSH band index
+//! of recent entries (`band_index`), never from a scan of the store. They
+//! are looked up just before the transaction, for the items whose keys the
+//! store does not know yet ([`Scan`]), and new entries join the index once
+//! the transaction committed; copies within one fetch are compared with
+//! each other directly (`cluster::recurring_within`).
 
+use super::band_index::{self, BandIndex};
 use super::stories::{Alias, KeyHash, StoryRecord, Tombstone, key, key_hash};
 use super::{CodecError, Store, StoreCounts, StoreError, codec, keys};
 use crate::dedup::cluster::{self, Candidate, Newcomer, Placement};
@@ -23,6 +24,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 /// An item of a fetch, identified, on its way into the store.
@@ -42,10 +44,6 @@ impl Incoming {
         }
     }
 }
-
-/// The most entries read from one LSH bucket (the latest): a bucket that
-/// full holds boilerplate, not stories.
-const BUCKET_CAP: usize = 64;
 
 /// Bands a stored entry must share with a new one to be compared at all.
 /// A pair the decision accepts (at least 26 of 64 MinHash values equal)
@@ -94,6 +92,7 @@ impl Store {
                     stories,
                     scans: &scans,
                     feed: state.id(),
+                    indexed: RefCell::new(Vec::new()),
                 };
                 let counts = tx.store(&incoming)?;
                 let mut state = state.clone();
@@ -103,12 +102,17 @@ impl Store {
                 };
                 state.entry_count = previous + counts.new as u64;
                 feeds.insert(&feed_key[..], codec::encode(&state))?;
-                Ok(counts)
+                Ok((counts, tx.indexed.into_inner()))
             });
-        let counts = result.map_err(|e| match e {
+        let (counts, indexed) = result.map_err(|e| match e {
             TransactionError::Abort(codec) => StoreError::Corrupt(codec),
             TransactionError::Storage(sled) => StoreError::Sled(sled),
         })?;
+        let mut index = self.band_index();
+        for (id, secs, bands) in indexed {
+            index.insert(id, secs, bands);
+        }
+        drop(index);
         if counts.new + counts.updated > 0 {
             self.bump_generation();
         }
@@ -136,7 +140,7 @@ impl Store {
                     sketch_of(&item.entry),
                     item.entry.first_seen,
                     item.identity.id,
-                )?;
+                );
                 scans.insert(item.identity.id, scan);
             }
         }
@@ -153,37 +157,46 @@ impl Store {
 
     /// The entries first stored within the longest window of `at` that
     /// share at least [`MIN_SHARED_BANDS`] LSH bands with `sketch`.
-    pub(super) fn scan(
-        &self,
-        sketch: Sketch,
-        at: DateTime<Utc>,
-        except: EntryId,
-    ) -> Result<Scan, StoreError> {
+    pub(super) fn scan(&self, sketch: Sketch, at: DateTime<Utc>, except: EntryId) -> Scan {
         let window = cluster::window().max(cluster::edit_window()).num_seconds();
-        let secs = at.timestamp();
-        let mut shared: HashMap<EntryId, (usize, i64)> = HashMap::new();
-        for (band, hash) in sketch.bands() {
-            let from = key::band_at(band, hash, secs - window);
-            let to = key::band_at(band, hash, secs + window + 1);
-            for k in self.stories.range(from..to).keys().rev().take(BUCKET_CAP) {
-                match key::band_entry(&k?) {
-                    Some((t, id)) if id != except => shared.entry(id).or_insert((0, t)).0 += 1,
-                    _ => {}
-                }
-            }
-        }
-        let mut candidates: Vec<(EntryId, i64)> = shared
-            .into_iter()
-            .filter(|(_, (n, _))| *n >= MIN_SHARED_BANDS)
-            .map(|(id, (_, t))| (id, t))
-            .collect();
-        // Deterministic order, whatever the hash map's.
-        candidates.sort_unstable_by_key(|(id, t)| (*t, *id));
-        Ok(Scan {
+        let candidates = self.band_index().candidates(
+            sketch.bands().map(|(_, hash)| hash),
+            at.timestamp(),
+            window,
+            except,
+            MIN_SHARED_BANDS,
+        );
+        Scan {
             sketch,
             candidates,
             recurring: false,
-        })
+        }
+    }
+
+    /// The band index, whoever panicked while holding it (it is only ever
+    /// added to and pruned: a half-done change leaves extra candidates at
+    /// worst).
+    pub(super) fn band_index(&self) -> std::sync::MutexGuard<'_, BandIndex> {
+        self.bands.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Refills the band index from the entries first stored within its
+    /// time span before `now` (at `open`).
+    pub(super) fn rebuild_band_index(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let from = keys::time_prefix(now - band_index::keep());
+        let mut index = BandIndex::new(band_index::keep().num_seconds());
+        for key in self.by_time.range(&from[..]..).keys() {
+            let Some(id) = keys::id_of_time_key(&key?) else {
+                continue;
+            };
+            if let Some(record) = self.story_record(id)? {
+                let bands = record.sketch.bands().map(|(_, hash)| hash);
+                index.insert(id, record.at.timestamp(), bands);
+            }
+        }
+        let indexed = index.len();
+        *self.band_index() = index;
+        Ok(indexed)
     }
 }
 
@@ -205,6 +218,8 @@ pub(super) struct Tx<'a> {
     /// The scans run before the transaction, by item id.
     pub scans: &'a HashMap<EntryId, Scan>,
     pub feed: FeedId,
+    /// New entries' band hashes, for the band index once committed.
+    pub indexed: RefCell<Vec<(EntryId, i64, Vec<u64>)>>,
 }
 
 impl Tx<'_> {
@@ -304,19 +319,19 @@ impl Tx<'_> {
         keys: KeysKnown,
         counts: &mut StoreCounts,
     ) -> Result<(), Abort> {
-        if let Some(mut tomb) = self.tombstone(id)? {
-            counts.unchanged += 1;
-            let seen = item.entry.first_seen;
-            if seen - tomb.last_seen >= last_seen_resolution() {
-                tomb.last_seen = seen;
-                self.identities
-                    .insert(&key::tombstone(id)[..], codec::encode(&tomb))?;
-            }
-            return Ok(());
-        }
         let Some(old) = self.entry(id)? else {
-            // An alias naming nothing (cannot happen: aliases outlive
-            // entries only as tombstones). Store the item afresh.
+            // Keys outlive their entry only under a tombstone.
+            if let Some(mut tomb) = self.tombstone(id)? {
+                counts.unchanged += 1;
+                let seen = item.entry.first_seen;
+                if seen - tomb.last_seen >= last_seen_resolution() {
+                    tomb.last_seen = seen;
+                    self.identities
+                        .insert(&key::tombstone(id)[..], codec::encode(&tomb))?;
+                }
+                return Ok(());
+            }
+            // An alias naming nothing (cannot happen). Store the item afresh.
             let sketch = self.sketch(item);
             return self.insert_new(item, sketch, counts);
         };
@@ -450,15 +465,24 @@ impl Tx<'_> {
         };
         self.stories
             .insert(&key::record(entry.id)[..], codec::encode(&record))?;
-        self.push_id(&key::members(placement.story), entry.id)?;
+        if placement.story != entry.id {
+            // A story alone has no member list: it is its own entry.
+            let k = key::members(placement.story);
+            let mut ids: Vec<EntryId> = self.get(self.stories, &k)?.unwrap_or_default();
+            if ids.is_empty() {
+                ids.push(placement.story);
+            }
+            ids.push(entry.id);
+            self.stories.insert(&k[..], codec::encode(&ids))?;
+        }
         if let Some(h) = &link {
             self.push_id(&key::link(h), entry.id)?;
         }
-        let secs = at.timestamp();
-        for (band, hash) in record.sketch.bands() {
-            self.stories
-                .insert(&key::band(band, hash, secs, entry.id)[..], &[][..])?;
-        }
+        self.indexed.borrow_mut().push((
+            entry.id,
+            at.timestamp(),
+            record.sketch.bands().map(|(_, hash)| hash).collect(),
+        ));
         Ok(placement)
     }
 

@@ -26,6 +26,11 @@ pub fn time_key(entry: &Entry) -> [u8; TIME_KEY_LEN] {
     key
 }
 
+/// Where the `by_time` keys of entries first stored at `at` or later begin.
+pub fn time_prefix(at: DateTime<Utc>) -> [u8; 8] {
+    (at.timestamp_micros() as u64 ^ (1 << 63)).to_be_bytes()
+}
+
 pub fn id_of_time_key(key: &[u8]) -> Option<EntryId> {
     let id: [u8; 16] = key.get(16..TIME_KEY_LEN)?.try_into().ok()?;
     Some(EntryId(id))

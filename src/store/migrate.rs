@@ -12,6 +12,7 @@ use crate::dedup;
 use crate::model::EntryId;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// Brings the store from schema `found` to the current one.
@@ -41,7 +42,7 @@ fn to_v2(store: &Store) -> Result<usize, StoreError> {
         };
         // One transaction per entry: each sees the ones before it (the
         // candidate scan reads committed state).
-        let scan = store.scan(sketch_of(&entry), entry.first_seen, id)?;
+        let scan = store.scan(sketch_of(&entry), entry.first_seen, id);
         let sketch = scan.sketch.clone();
         let scans = HashMap::from([(id, scan)]);
         let identity = dedup::identity_of_entry(&entry);
@@ -59,14 +60,19 @@ fn to_v2(store: &Store) -> Result<usize, StoreError> {
                     stories,
                     scans: &scans,
                     feed: entry.feed,
+                    indexed: RefCell::new(Vec::new()),
                 };
                 tx.index(&entry, &identity, sketch.clone())?;
-                Ok::<_, ConflictableTransactionError<CodecError>>(())
+                Ok::<_, ConflictableTransactionError<CodecError>>(tx.indexed.into_inner())
             });
-        result.map_err(|e| match e {
+        let bands = result.map_err(|e| match e {
             TransactionError::Abort(codec) => StoreError::Corrupt(codec),
             TransactionError::Storage(sled) => StoreError::Sled(sled),
         })?;
+        let mut index = store.band_index();
+        for (id, secs, bands) in bands {
+            index.insert(id, secs, bands);
+        }
         indexed += 1;
     }
     Ok(indexed)

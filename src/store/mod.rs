@@ -8,7 +8,8 @@
 //! - `meta`: store-wide values such as the schema version
 //! - `identities`, `stories`: dedup state — identity aliases, tombstones of
 //!   pruned entries, and which entries are copies of one story (see
-//!   `stories`)
+//!   `stories`); recent entries' sketch bands are indexed in memory
+//!   (`band_index`)
 //!
 //! One fetch is stored in one multi-tree transaction (entries, their time
 //! index and the feed state with its HTTP validators), so a crash can never
@@ -19,6 +20,7 @@
 //! scans ([`Store::newest`]) and whole-fetch writes on a blocking thread.
 
 mod backup;
+mod band_index;
 mod codec;
 mod ingest;
 mod keys;
@@ -113,6 +115,8 @@ pub struct Store {
     feeds: sled::Tree,
     identities: sled::Tree,
     stories: sled::Tree,
+    /// Recent entries by sketch band (see `band_index`).
+    bands: std::sync::Mutex<band_index::BandIndex>,
     /// Increases on every write that changes what a served feed shows, so
     /// servers can cache rendered feeds until it moves.
     generation: AtomicU64,
@@ -178,12 +182,16 @@ impl Store {
             feeds: db.open_tree("feeds")?,
             identities: db.open_tree("identities")?,
             stories: db.open_tree("stories")?,
+            bands: std::sync::Mutex::new(band_index::BandIndex::new(
+                band_index::keep().num_seconds(),
+            )),
             db,
             generation: AtomicU64::new(0),
             writes: std::sync::Mutex::new(()),
         };
         migrate::run(&store, found)?;
         meta.insert(keys::SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes())?;
+        store.rebuild_band_index(crate::model::now())?;
         Ok(store)
     }
 

@@ -6,15 +6,11 @@
 //! fetch lists the entry again and dropped once no fetch has listed it for
 //! [`tombstone_ttl`]: by then the feed has moved on.
 //!
-//! A pass also drops the LSH index keys of entries too old to have copies
-//! arriving (see `stories`).
-//!
 //! [`Store::prune`] scans the whole time index: callers run it on a blocking
 //! thread ([`prune`] does), on a schedule or after `poll --once`.
 
 use super::stories::{KeyHash, StoryRecord, Tombstone, key};
 use super::{CodecError, Store, StoreError, codec, keys};
-use crate::dedup::cluster;
 use crate::model::{Entry, EntryId, FeedId, FeedState};
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
@@ -89,7 +85,6 @@ impl Store {
             report.pruned += self.remove_batch(batch, now)?;
         }
         report.tombstones_expired = self.expire_tombstones(now)?;
-        self.expire_band_keys(now)?;
         if report.pruned > 0 {
             self.bump_generation();
         }
@@ -168,10 +163,15 @@ impl Store {
                 }
                 Ok(removed_per_feed.values().sum::<u64>() as usize)
             });
-        result.map_err(|e| match e {
+        let removed = result.map_err(|e| match e {
             TransactionError::Abort(codec) => StoreError::Corrupt(codec),
             TransactionError::Storage(sled) => StoreError::Sled(sled),
-        })
+        })?;
+        let mut index = self.band_index();
+        for id in ids {
+            index.remove(*id);
+        }
+        Ok(removed)
     }
 
     /// Drops tombstones no fetch has listed for [`tombstone_ttl`], with
@@ -196,24 +196,6 @@ impl Store {
         Ok(expired)
     }
 
-    /// Drops the LSH index keys of entries too old to be looked for as
-    /// copies or edits of new ones: the index stays the size of a few
-    /// days of entries, whatever retention keeps.
-    fn expire_band_keys(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let keep = cluster::window().max(cluster::edit_window()) + Duration::days(1);
-        let oldest = (now - keep).timestamp();
-        let mut batch = sled::Batch::default();
-        for k in self.stories.scan_prefix(key::BANDS).keys() {
-            let k = k?;
-            if key::band_entry(&k).is_some_and(|(secs, _)| secs < oldest) {
-                batch.remove(k);
-            }
-        }
-        let _writing = self.write_guard();
-        self.stories.apply_batch(batch)?;
-        Ok(())
-    }
-
     /// Whether an entry was pruned and is remembered by a tombstone.
     pub fn is_tombstoned(&self, id: EntryId) -> Result<bool, StoreError> {
         Ok(self.identities.contains_key(key::tombstone(id))?)
@@ -234,22 +216,20 @@ fn remove_entry(
         return Ok(());
     };
     stories.remove(&key::record(entry.id)[..])?;
-    drop_id(stories, &key::members(record.story), entry.id)?;
+    // A story of one entry has no member list.
+    drop_id(stories, &key::members(record.story), entry.id, 1)?;
     if let Some(link) = &record.link {
-        drop_id(stories, &key::link(link), entry.id)?;
-    }
-    let secs = record.at.timestamp();
-    for (band, hash) in record.sketch.bands() {
-        stories.remove(&key::band(band, hash, secs, entry.id)[..])?;
+        drop_id(stories, &key::link(link), entry.id, 0)?;
     }
     Ok(())
 }
 
-/// Removes `id` from the id list at `k` (and the list when it empties).
-fn drop_id(tree: &TransactionalTree, k: &[u8], id: EntryId) -> Result<(), Abort> {
+/// Removes `id` from the id list at `k`, and the list when no more than
+/// `least` ids are left.
+fn drop_id(tree: &TransactionalTree, k: &[u8], id: EntryId, least: usize) -> Result<(), Abort> {
     if let Some(mut ids) = get::<Vec<EntryId>>(tree, k)? {
         ids.retain(|x| *x != id);
-        if ids.is_empty() {
+        if ids.len() <= least {
             tree.remove(k)?;
         } else {
             tree.insert(k, codec::encode(&ids))?;

@@ -9,12 +9,13 @@
 //!     feed listing it again does not bring it back
 //! - `stories`
 //!   - `e` · [`EntryId`] → [`StoryRecord`]: the entry's story, sketch, keys
-//!   - `m` · story id → `Vec<EntryId>`: the story's entries
+//!   - `m` · story id → `Vec<EntryId>`: the entries of a story of several
+//!     (a story of one entry has none)
 //!   - `l` · hash(link comparison key) → `Vec<EntryId>`: entries by link
-//!   - `b` · band · band hash · time first stored · [`EntryId`] → `()`: the
-//!     LSH index of entries' sketches, where a new entry finds candidates
-//!     for near-duplicates with one short range scan per band; kept only
-//!     for the time copies are looked for (see `retention`)
+//!
+//! The LSH index of recent sketches, where a new entry finds candidates for
+//! near-duplicates, is kept in memory and rebuilt from the records at open
+//! (see `band_index`).
 //!
 //! Written only inside the store's fetch transaction (see `ingest`) and by
 //! retention; read by serving through [`Store::story_page`].
@@ -110,38 +111,6 @@ pub mod key {
 
     pub fn link(hash: &KeyHash) -> [u8; 17] {
         tagged(b'l', hash)
-    }
-
-    pub const BANDS: &[u8] = b"b";
-
-    /// An entry in one LSH bucket; time in seconds since the epoch, sign
-    /// bit flipped so that the bucket's keys sort by time.
-    pub fn band(band: u8, hash: u64, secs: i64, id: EntryId) -> [u8; 34] {
-        let mut k = [0u8; 34];
-        k[..18].copy_from_slice(&band_at(band, hash, secs));
-        k[18..].copy_from_slice(&id.0);
-        k
-    }
-
-    /// Where a bucket's keys from time `secs` on start.
-    pub fn band_at(band: u8, hash: u64, secs: i64) -> [u8; 18] {
-        let mut k = [0u8; 18];
-        k[0] = b'b';
-        k[1] = band;
-        k[2..10].copy_from_slice(&hash.to_be_bytes());
-        k[10..].copy_from_slice(&((secs as u64) ^ (1 << 63)).to_be_bytes());
-        k
-    }
-
-    /// The time and entry of a band key.
-    pub fn band_entry(key: &[u8]) -> Option<(i64, EntryId)> {
-        let secs: [u8; 8] = key.get(10..18)?.try_into().ok()?;
-        let id: [u8; 16] = key.get(18..34)?.try_into().ok()?;
-        Some(((u64::from_be_bytes(secs) ^ (1 << 63)) as i64, EntryId(id)))
-    }
-
-    pub fn id_after_tag(key: &[u8]) -> Option<EntryId> {
-        Some(EntryId(key.get(1..17)?.try_into().ok()?))
     }
 
     fn tagged(tag: u8, bytes: &[u8; 16]) -> [u8; 17] {
