@@ -79,6 +79,8 @@ pub struct StorageConfig {
     pub cache_bytes: u64,
     /// `max_age`, `max_entries_per_feed`: what retention keeps.
     pub retention: RetentionPolicy,
+    /// `prune_interval`: how often the daemon runs retention.
+    pub prune_interval: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -257,6 +259,7 @@ struct RawStorage {
     cache_mb: Option<Spanned<u64>>,
     max_age: Option<Spanned<HumanDuration>>,
     max_entries_per_feed: Option<Spanned<usize>>,
+    prune_interval: Option<Spanned<HumanDuration>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -360,6 +363,9 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const DEFAULT_CONCURRENCY: usize = 16;
 const DEFAULT_CACHE_MB: u64 = 16;
+/// Retention is cheap when there is nothing to prune; hourly keeps the
+/// store within its limits without much overshoot.
+const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 const DEFAULT_MAX_BODY_MB: u64 = 16;
 const DEFAULT_MAX_PER_HOST: usize = 2;
 const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -476,6 +482,11 @@ fn validate(
             Some(m) => Some(m.into_inner()),
         },
     };
+    let prune_interval = v.positive_duration(
+        raw.storage.prune_interval,
+        DEFAULT_PRUNE_INTERVAL,
+        "prune_interval",
+    )?;
 
     let interval = v.positive_duration(raw.polling.interval, DEFAULT_INTERVAL, "interval")?;
     let concurrency = match raw.polling.concurrency {
@@ -680,6 +691,7 @@ fn validate(
             path: storage_path,
             cache_bytes: cache_mb.saturating_mul(1024 * 1024),
             retention,
+            prune_interval,
         },
         polling,
         feeds,
@@ -973,10 +985,11 @@ min_score = 2
         let c = load(GOOD).unwrap();
         assert_eq!(c.feeds[0].identity, IdentityMode::Guid);
         assert!(c.storage.retention.keeps_everything());
+        assert_eq!(c.storage.prune_interval, Duration::from_secs(3600));
         let set = GOOD
             .replace(
                 "path = \"state\"\n",
-                "path = \"state\"\nmax_age = \"90d\"\nmax_entries_per_feed = 500\n",
+                "path = \"state\"\nmax_age = \"90d\"\nmax_entries_per_feed = 500\nprune_interval = \"10m\"\n",
             )
             .replace(
                 "url = \"https://tass.com/rss/v2.xml\"\n",
@@ -989,6 +1002,7 @@ min_score = 2
             Some(Duration::from_secs(90 * 86400))
         );
         assert_eq!(c.storage.retention.max_entries_per_feed, Some(500));
+        assert_eq!(c.storage.prune_interval, Duration::from_secs(600));
 
         let (l, _, msg) = error(&set.replace("\"link\"", "\"url\""));
         assert_eq!(l, 21, "{msg}");

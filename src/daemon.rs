@@ -1,4 +1,5 @@
-//! Wiring: opens the store, starts the HTTP server and the scheduler,
+//! Wiring: opens the store, starts the HTTP server, the scheduler and the
+//! housekeeper (retention),
 //! talks to systemd, reloads the config on SIGHUP and shuts down cleanly on
 //! SIGINT/SIGTERM.
 //!
@@ -12,6 +13,7 @@
 use crate::config::{Config, ConfigError, FeedConfig};
 use crate::fetch::Fetcher;
 use crate::health::{Health, SCHEDULER_TICK};
+use crate::housekeeping::Housekeeper;
 use crate::metrics::Metrics;
 use crate::model::FeedId;
 use crate::poll::{PollReport, Poller};
@@ -141,6 +143,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics: Arc::clone(&metrics),
         shutdown: shutdown.clone(),
     };
+    let housekeeper = Housekeeper {
+        store: Arc::clone(&store),
+        metrics: Arc::clone(&metrics),
+        shutdown: shutdown.clone(),
+    };
+    let housekeeper = tokio::spawn(housekeeper.run(config_rx.clone()));
     let scheduler = tokio::spawn(scheduler.run(config_rx));
     let pinger = tokio::spawn(keep_systemd_informed(
         Arc::clone(&notifier),
@@ -187,6 +195,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     shutdown.cancel();
     if let Err(e) = scheduler.await {
         tracing::error!("scheduler task failed: {e}");
+    }
+    if let Err(e) = housekeeper.await {
+        tracing::error!("housekeeping task failed: {e}");
     }
     match server.await {
         Ok(Ok(())) => {}

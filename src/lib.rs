@@ -21,6 +21,7 @@
 //! - [`serve`]: the HTTP routes, reading the store only.
 //! - [`status`]: feed health for admins (`tidings feeds`, `/api/feeds`).
 //! - [`daemon`]: wiring, signals, reload and graceful shutdown.
+//! - [`housekeeping`]: the daemon's periodic retention pass.
 //! - [`service`]: systemd integration (sd_notify, watchdog, socket
 //!   activation); [`health`] and [`metrics`]: what monitoring sees.
 //! - [`inspect`]: topic tuning tools (`explain`, `test-topic`) over the store.
@@ -33,6 +34,7 @@ pub mod daemon;
 pub mod dedup;
 pub mod fetch;
 pub mod health;
+pub mod housekeeping;
 pub mod inspect;
 pub mod logging;
 pub mod metrics;

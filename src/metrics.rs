@@ -9,6 +9,7 @@
 
 use crate::model::FeedState;
 use crate::poll::{PollOutcome, PollReport};
+use crate::store::PruneReport;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -30,6 +31,18 @@ pub struct Metrics {
     http: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
     /// "ok" / "rejected" → config reloads.
     reloads: Mutex<BTreeMap<&'static str, u64>>,
+    retention: RetentionCounters,
+}
+
+/// What the scheduled retention passes did.
+#[derive(Default)]
+struct RetentionCounters {
+    runs_ok: AtomicU64,
+    runs_failed: AtomicU64,
+    pruned: AtomicU64,
+    tombstones_expired: AtomicU64,
+    /// Unix seconds of the last successful pass; 0 before the first.
+    last_success: AtomicU64,
 }
 
 /// State-describing values read at scrape time.
@@ -104,6 +117,24 @@ impl Metrics {
         *lock(&self.reloads)
             .entry(if accepted { "ok" } else { "rejected" })
             .or_default() += 1;
+    }
+
+    /// One scheduled retention pass: what it removed, or that it failed.
+    pub fn record_retention(&self, outcome: Result<&PruneReport, ()>) {
+        let r = &self.retention;
+        match outcome {
+            Ok(report) => {
+                r.runs_ok.fetch_add(1, Ordering::Relaxed);
+                r.pruned.fetch_add(report.pruned as u64, Ordering::Relaxed);
+                r.tombstones_expired
+                    .fetch_add(report.tombstones_expired as u64, Ordering::Relaxed);
+                let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+                r.last_success.store(now, Ordering::Relaxed);
+            }
+            Err(()) => {
+                r.runs_failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// The whole exposition.
@@ -198,6 +229,41 @@ impl Metrics {
                 "tidings_config_reloads_total{{outcome=\"{outcome}\"}} {n}"
             );
         }
+        let r = &self.retention;
+        family(
+            &mut out,
+            "tidings_retention_runs_total",
+            "counter",
+            "Scheduled retention passes, by outcome.",
+        );
+        for (outcome, n) in [("ok", &r.runs_ok), ("error", &r.runs_failed)] {
+            let _ = writeln!(
+                out,
+                "tidings_retention_runs_total{{outcome=\"{outcome}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
+        single(
+            &mut out,
+            "tidings_retention_pruned_entries_total",
+            "counter",
+            "Entries removed by retention (each leaves a tombstone).",
+            r.pruned.load(Ordering::Relaxed),
+        );
+        single(
+            &mut out,
+            "tidings_retention_expired_tombstones_total",
+            "counter",
+            "Tombstones dropped after no fetch listed their entry for 30 days.",
+            r.tombstones_expired.load(Ordering::Relaxed),
+        );
+        single(
+            &mut out,
+            "tidings_retention_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last successful retention pass (0: none yet).",
+            r.last_success.load(Ordering::Relaxed),
+        );
 
         family(
             &mut out,
@@ -338,6 +404,11 @@ mod tests {
         m.record_poll(&report(PollOutcome::Failed("x".into()), Some("timeout")));
         m.record_http("/feeds/{file}", 200);
         m.record_http("/feeds/{file}", 200);
+        m.record_retention(Ok(&PruneReport {
+            pruned: 4,
+            tombstones_expired: 1,
+        }));
+        m.record_retention(Err(()));
         let mut feed = FeedState::new("http://a.example/\"rss\"");
         feed.consecutive_failures = 2;
         let text = m.render(&Snapshot {
@@ -358,6 +429,10 @@ mod tests {
             "tidings_feed_consecutive_failures{feed=\"http://a.example/\\\"rss\\\"\"} 2",
             "tidings_topic_entries{topic=\"rc\"} 7",
             "tidings_store_size_bytes 4096",
+            "tidings_retention_runs_total{outcome=\"ok\"} 1",
+            "tidings_retention_runs_total{outcome=\"error\"} 1",
+            "tidings_retention_pruned_entries_total 4",
+            "tidings_retention_expired_tombstones_total 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -501,3 +501,106 @@ async fn logs_as_json_or_with_journal_priorities() {
         let _ = child.wait();
     }
 }
+
+/// A feed of `items` consecutive stories, `first..first + items`, newest last
+/// by date.
+fn numbered_feed(first: usize, items: usize) -> Vec<u8> {
+    let mut xml = String::from(
+        r#"<?xml version="1.0"?><rss version="2.0"><channel><title>N</title><link>http://n.example/</link><description>d</description>"#,
+    );
+    for i in first..first + items {
+        xml.push_str(&format!(
+            "<item><guid>n{i}</guid><title>Numbered story {i} about topic {i}</title>\
+             <link>http://n.example/{i}</link><pubDate>Mon, 02 Nov 2026 {:02}:00:00 GMT</pubDate></item>",
+            i % 24
+        ));
+    }
+    xml.push_str("</channel></rss>");
+    xml.into_bytes()
+}
+
+/// Polls `/metrics` until `series` reaches `want` (up to 30 s).
+async fn wait_for_metric(daemon: &Daemon, series: &str, want: f64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = daemon.get_text("/metrics").await;
+        let got = parse_prometheus(&text).get(series).copied();
+        if got == Some(want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{series} is {got:?}, not {want}, after 30s; log:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn served_titles(atom: &str) -> Vec<String> {
+    parse_atom(atom)
+        .entries
+        .into_iter()
+        .filter_map(|e| e.title.map(|t| t.content))
+        .collect()
+}
+
+/// Retention runs on its own schedule in the daemon; a reload can switch
+/// it on; pruned stories stay gone (tombstones) when the feed still lists
+/// them, while new ones keep arriving and the oldest keep going.
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_runs_on_a_schedule_and_pruned_stories_stay_gone() {
+    let up = Upstream::start().await;
+    up.set("n.xml", numbered_feed(0, 10));
+    let setup = Setup::new(&[up.url("n.xml")], "");
+    setup.poll_every("1s");
+    let daemon = setup.start_daemon();
+    assert_eq!(daemon.wait_for_entries(10).await, 10);
+
+    // Switch retention on with a reload: at most 3 entries per feed,
+    // checked every second.
+    let text = setup.config_text().replace(
+        "path = \"data\"\n",
+        "path = \"data\"\nmax_entries_per_feed = 3\nprune_interval = \"1s\"\n",
+    );
+    setup.write_config(&text);
+    daemon.signal("HUP");
+    daemon
+        .wait_for_log("retention: pruned 7 entries, expired 0 tombstones")
+        .await;
+    wait_for_metric(&daemon, "tidings_retention_pruned_entries_total", 7.0).await;
+    let all = daemon.get_text("/feeds/all.atom").await;
+    assert_valid_atom(&all);
+    let mut titles = served_titles(&all);
+    titles.sort();
+    assert_eq!(
+        titles,
+        [7, 8, 9].map(|i| format!("Numbered story {i} about topic {i}")),
+        "the newest three stay"
+    );
+
+    // The feed still lists all ten and adds one: only the new one is new,
+    // and the next pass prunes the then-oldest.
+    up.set("n.xml", numbered_feed(0, 11));
+    wait_for_metric(
+        &daemon,
+        "tidings_entries_stored_total{change=\"new\"}",
+        11.0,
+    )
+    .await;
+    wait_for_metric(&daemon, "tidings_retention_pruned_entries_total", 8.0).await;
+    let mut titles = served_titles(&daemon.get_text("/feeds/all.atom").await);
+    titles.sort();
+    assert_eq!(
+        titles,
+        [10, 8, 9].map(|i| format!("Numbered story {i} about topic {i}")),
+    );
+    let metrics = parse_prometheus(&daemon.get_text("/metrics").await);
+    assert_eq!(metrics["tidings_store_entries"], 3.0);
+    assert_eq!(
+        metrics["tidings_retention_runs_total{outcome=\"error\"}"],
+        0.0
+    );
+    assert!(metrics["tidings_retention_last_success_timestamp_seconds"] > 1.7e9);
+    daemon.stop();
+}

@@ -222,6 +222,30 @@ impl Store {
         Ok(self.db.size_on_disk()?)
     }
 
+    /// Records and key + value bytes per tree: the live data, to compare
+    /// with [`Store::size_on_disk`]. A full scan, for diagnostics and
+    /// benchmarks.
+    pub fn live_data(&self) -> Result<Vec<(&'static str, usize, u64)>, StoreError> {
+        let trees = [
+            ("entries", &self.entries),
+            ("by_time", &self.by_time),
+            ("feeds", &self.feeds),
+            ("identities", &self.identities),
+            ("stories", &self.stories),
+        ];
+        let mut out = Vec::with_capacity(trees.len());
+        for (name, tree) in trees {
+            let (mut records, mut bytes) = (0usize, 0u64);
+            for kv in tree.iter() {
+                let (k, v) = kv?;
+                records += 1;
+                bytes += (k.len() + v.len()) as u64;
+            }
+            out.push((name, records, bytes));
+        }
+        Ok(out)
+    }
+
     pub fn feed_state(&self, feed: FeedId) -> Result<Option<FeedState>, StoreError> {
         self.feeds
             .get(feed.to_bytes())?
