@@ -77,6 +77,8 @@ pub struct StorageConfig {
     pub path: PathBuf,
     /// sled page-cache capacity in bytes.
     pub cache_bytes: u64,
+    /// `min_free_mb`: free space below which the store refuses writes.
+    pub min_free_bytes: u64,
     /// `max_age`, `max_entries_per_feed`: what retention keeps.
     pub retention: RetentionPolicy,
     /// `prune_interval`: how often the daemon runs retention.
@@ -257,6 +259,7 @@ struct RawServer {
 struct RawStorage {
     path: Option<Spanned<String>>,
     cache_mb: Option<Spanned<u64>>,
+    min_free_mb: Option<Spanned<u64>>,
     max_age: Option<Spanned<HumanDuration>>,
     max_entries_per_feed: Option<Spanned<usize>>,
     prune_interval: Option<Spanned<HumanDuration>>,
@@ -690,6 +693,12 @@ fn validate(
         storage: StorageConfig {
             path: storage_path,
             cache_bytes: cache_mb.saturating_mul(1024 * 1024),
+            min_free_bytes: raw
+                .storage
+                .min_free_mb
+                .map_or(crate::store::DEFAULT_MIN_FREE, |m| {
+                    m.into_inner().saturating_mul(1024 * 1024)
+                }),
             retention,
             prune_interval,
         },

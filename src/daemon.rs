@@ -45,11 +45,18 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
     let cache = config.storage.cache_bytes;
     let store = tokio::task::spawn_blocking(move || Store::open(&path, cache)).await?;
     match store {
-        Ok(store) => Ok(Arc::new(store)),
+        Ok(store) => {
+            store.set_min_free(config.storage.min_free_bytes);
+            Ok(Arc::new(store))
+        }
         Err(e @ crate::store::StoreError::Open { .. }) => {
             let text = e.to_string();
             let hint = if text.contains("could not acquire lock") {
                 "another tidings process is using it (is the daemon running? stop it first)"
+            } else if text.contains("Read-only file system") {
+                "its file system is mounted read-only: remount it read-write, or set [storage] path to a writable directory"
+            } else if text.contains("No space left on device") || text.contains("too large") {
+                "the disk is full: free disk space, or set [storage] path to a disk with room"
             } else if config.origins.storage_path.is_some() {
                 "set [storage] path to a directory tidings can create and write"
             } else {
@@ -91,6 +98,21 @@ pub fn check_environment(config: &Config) -> (Vec<ConfigError>, Vec<String>) {
                 existing.display()
             ),
         ));
+    } else if existing.is_dir() {
+        match crate::store::check_dir(existing, config.storage.min_free_bytes) {
+            Ok(()) => {}
+            Err(crate::store::NotWritable::ReadOnly { .. }) => errors.push(config.error_at(
+                config.origins.storage_path.as_ref(),
+                format!(
+                    "cannot open the store at {}: {} is on a read-only file system: remount it read-write, or set [storage] path to a writable directory",
+                    config.storage.path.display(),
+                    existing.display()
+                ),
+            )),
+            // A full disk does not stop the daemon: it serves what it has
+            // and stores again once there is room.
+            Err(e) => warnings.push(format!("[storage] path: {e}")),
+        }
     }
     if let Err(e) = std::net::TcpListener::bind(config.server.listen) {
         warnings.push(format!(
@@ -251,10 +273,14 @@ fn status_line(store: &Store) -> String {
             ok += 1;
         }
     }
-    format!(
+    let mut line = format!(
         "{ok} feeds ok, {failing} failing; {} entries",
         store.entry_count()
-    )
+    );
+    if store.writable().is_err() {
+        line.push_str("; NOT STORING: store not writable (see the log)");
+    }
+    line
 }
 
 /// Pings the systemd watchdog while the scheduler and the store are
@@ -492,7 +518,7 @@ impl Scheduler {
                     match poller.poll(&feed, crate::model::now()).await {
                         Ok(report) => Some(report),
                         Err(e) => {
-                            tracing::error!(feed = %feed.url, "store error while polling: {e}");
+                            tracing::error!(feed = %feed.url, "cannot store entries of {}: {e}", feed.url);
                             None
                         }
                     }

@@ -90,6 +90,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A file-size limit (`ulimit -f`, systemd's LimitFSIZE=) must fail the
+    // store's write with EFBIG, reported like a full disk, rather than kill
+    // the daemon with SIGXFSZ.
+    // SAFETY: setting a signal's disposition to SIG_IGN before any thread
+    // starts has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Run => "info",

@@ -52,6 +52,11 @@ pub struct Snapshot {
     pub topic_entries: Vec<(String, u64)>,
     pub entries: u64,
     pub store_bytes: u64,
+    /// Whether the store would accept a write now (disk space, read-only
+    /// file system, an earlier failed write).
+    pub store_writable: bool,
+    /// Store writes refused or failed since start.
+    pub store_write_errors: u64,
 }
 
 #[derive(Default)]
@@ -352,6 +357,20 @@ impl Metrics {
             "Disk space used by the store.",
             snapshot.store_bytes,
         );
+        single(
+            &mut out,
+            "tidings_store_writable",
+            "gauge",
+            "1 when the store accepts writes; 0 when the disk is (nearly) full, read-only, or a write failed (see the log and the status page).",
+            u64::from(snapshot.store_writable),
+        );
+        single(
+            &mut out,
+            "tidings_store_write_errors_total",
+            "counter",
+            "Store writes refused (disk full, read-only) or failed; the fetch is retried at the feed's next poll.",
+            snapshot.store_write_errors,
+        );
         out
     }
 }
@@ -416,6 +435,8 @@ mod tests {
             topic_entries: vec![("rc".into(), 7)],
             entries: 3,
             store_bytes: 4096,
+            store_writable: false,
+            store_write_errors: 2,
         });
         for line in [
             "tidings_polls_total{result=\"ok\",error=\"\"} 1",
@@ -433,6 +454,8 @@ mod tests {
             "tidings_retention_runs_total{outcome=\"error\"} 1",
             "tidings_retention_pruned_entries_total 4",
             "tidings_retention_expired_tombstones_total 1",
+            "tidings_store_writable 0",
+            "tidings_store_write_errors_total 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

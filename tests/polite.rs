@@ -304,6 +304,97 @@ async fn failures_back_off_exponentially_never_give_up_and_reset_on_success() {
     assert_eq!(state.last_error, None);
 }
 
+/// Upstream down for days, then back: every feed keeps being retried, at
+/// most a day apart, and when the host returns the feeds that failed
+/// together come back spread out (jittered backoff), not in one burst. A
+/// restart in the middle of the outage keeps them spread.
+#[tokio::test]
+async fn after_days_of_outage_feeds_recover_spread_out_not_in_a_burst() {
+    const FEEDS: usize = 24;
+    let up = Upstream::start().await;
+    let urls: Vec<String> = (0..FEEDS).map(|i| up.url(&format!("f{i}.xml"))).collect();
+    for i in 0..FEEDS {
+        up.script(&format!("f{i}.xml"), vec![Reply::status(503)]);
+    }
+    let h = Harness::new("", &urls);
+    // Every feed fails first at the same moment: the worst case for
+    // lockstep retries.
+    let mut due = vec![t0(); FEEDS];
+    let back_at = t0() + Span::days(4);
+    let restart_at = t0() + Span::days(2);
+    let mut restarted = false;
+    let mut recovered: Vec<Option<DateTime<Utc>>> = vec![None; FEEDS];
+    let mut upstream_back = false;
+    let mut longest_wait = Span::zero();
+    while recovered.iter().any(Option::is_none) {
+        // The next feed due, on the simulated clock.
+        let (i, now) = due
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(i, _)| recovered[*i].is_none())
+            .min_by_key(|(_, t)| *t)
+            .expect("a feed left");
+        if !restarted && now >= restart_at {
+            // The daemon restarts: due times come from the stored states.
+            restarted = true;
+            for (j, d) in due.iter_mut().enumerate() {
+                let state = h.state(j);
+                *d = tidings::schedule::first_due(
+                    Some(&state),
+                    restart_at,
+                    h.feed(j).interval,
+                    tidings::schedule::jitter(&urls[j], 0),
+                );
+            }
+            continue;
+        }
+        if !upstream_back && now >= back_at {
+            upstream_back = true;
+            for j in 0..FEEDS {
+                up.set(&format!("f{j}.xml"), RSS.into());
+            }
+        }
+        let report = h.poll(i, now).await;
+        if report.outcome.is_failure() {
+            assert!(now < back_at, "feed {i} failed after upstream was back");
+            longest_wait = longest_wait.max(report.next_due - now);
+        } else {
+            recovered[i] = Some(now);
+        }
+        due[i] = report.next_due;
+    }
+    assert!(
+        longest_wait <= Span::hours(24),
+        "backoff capped at a day, never given up: waited {longest_wait}"
+    );
+    let failures = h.state(0).polls - 1;
+    assert!(failures >= 8, "days of retries: {failures} failed polls");
+    let mut times: Vec<DateTime<Utc>> = recovered.into_iter().flatten().collect();
+    times.sort();
+    let (first, last) = (times[0], times[FEEDS - 1]);
+    assert!(
+        first >= back_at && last - back_at <= Span::hours(24),
+        "every feed recovers within a day of the upstream's return"
+    );
+    // Not all at once: spread over hours, and no ten minutes hold more
+    // than half of them (in lockstep, all 24 would land in the same second).
+    assert!(
+        last - first >= Span::hours(1),
+        "recoveries spread over only {}",
+        last - first
+    );
+    let crowded = times
+        .iter()
+        .map(|t| times.iter().filter(|u| **u >= *t && **u - *t < Span::minutes(10)).count())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        crowded <= FEEDS / 2,
+        "{crowded} of {FEEDS} feeds came back within ten minutes: {times:?}"
+    );
+}
+
 #[tokio::test]
 async fn gone_is_rechecked_weekly_but_not_found_only_backs_off() {
     let up = Upstream::start().await;

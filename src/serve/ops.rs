@@ -22,7 +22,9 @@ pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResp
     format!("ok: {entries} entries\n")
 }
 
-/// Readiness: the store answers and the scheduler is running.
+/// Readiness: the store answers and the scheduler is running. A store
+/// that cannot be written (disk full, read-only) still serves everything
+/// it holds, so the daemon stays ready and says why it stores nothing new.
 pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let mut problems = Vec::new();
     if let Err(e) = state.store.check() {
@@ -32,7 +34,11 @@ pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         problems.push("scheduler: not running".to_owned());
     }
     if problems.is_empty() {
-        "ready\n".into_response()
+        match state.store.writable() {
+            Ok(()) => "ready\n".into_response(),
+            Err(e) => format!("ready (serving stored entries); store not writable: {e}\n")
+                .into_response(),
+        }
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -71,6 +77,8 @@ fn snapshot(state: &AppState) -> Result<Snapshot, crate::store::StoreError> {
         topic_entries: topic_counts(state, &feeds)?,
         entries: state.store.entry_count() as u64,
         store_bytes: state.store.size_on_disk()?,
+        store_writable: state.store.writable().is_ok(),
+        store_write_errors: state.store.write_errors(),
         feeds,
     })
 }

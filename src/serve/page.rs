@@ -104,6 +104,15 @@ fn render(store: &Store, catalog: &Catalog, base: &str) -> Result<String, StoreE
         catalog.feeds.len(),
         listed.len()
     );
+    // An admin opening the page must see at once that nothing new is
+    // being stored, and why.
+    if let Err(e) = store.writable() {
+        let _ = writeln!(
+            out,
+            "<p class=\"alert\" id=\"store-alert\"><strong>Store not writable: new entries are not being stored.</strong> {}</p>",
+            text(&e.to_string())
+        );
+    }
 
     out.push_str("<main>\n<section id=\"topics\">\n<h2>Feeds</h2>\n");
     for topic in &listed {
@@ -265,6 +274,7 @@ const STYLE: &str = "<style>
 :root{color-scheme:light dark;--muted:#6b7280;--bad:#b91c1c;--ok:#15803d}
 body{font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:60rem;padding:1rem}
 h1{margin:.2rem 0}h2{border-bottom:1px solid #8884;padding-bottom:.2rem}
+.alert{border:2px solid var(--bad);padding:.5rem .8rem;border-radius:.3rem}
 .topic{margin-bottom:1.5rem}.subscribe a{margin-right:.4rem}
 .headlines{padding-left:1.1rem}.headlines li{margin:.3rem 0}
 .meta{color:var(--muted);font-size:.85rem;white-space:nowrap}

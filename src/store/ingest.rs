@@ -76,6 +76,7 @@ impl Store {
     ) -> Result<StoreCounts, StoreError> {
         let feed_key = state.id().to_bytes();
         let _writing = self.write_guard();
+        self.write_allowed()?;
         let scans = self.scan_for_new(state.id(), &incoming)?;
         let result = (
             &self.entries,
@@ -106,7 +107,7 @@ impl Store {
             });
         let (counts, indexed) = result.map_err(|e| match e {
             TransactionError::Abort(codec) => StoreError::Corrupt(codec),
-            TransactionError::Storage(sled) => StoreError::Sled(sled),
+            TransactionError::Storage(sled) => self.write_failed(sled),
         })?;
         let mut index = self.band_index();
         for (id, secs, bands) in indexed {

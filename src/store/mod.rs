@@ -26,6 +26,7 @@ mod ingest;
 mod keys;
 mod migrate;
 pub mod retention;
+mod space;
 pub mod stories;
 
 use crate::model::{Entry, EntryId, FeedId, FeedState};
@@ -36,6 +37,7 @@ pub use backup::{BackupError, BackupSummary};
 pub use codec::CodecError;
 pub use ingest::Incoming;
 pub use retention::{PruneReport, RetentionPolicy};
+pub use space::{DEFAULT_MIN_FREE, NotWritable, check_dir};
 pub use stories::{StoryPage, StoryView};
 
 /// Bumped whenever the on-disk layout changes; `open` migrates or refuses.
@@ -56,6 +58,8 @@ pub enum StoreError {
     TooNew { path: PathBuf, found: u32 },
     #[error("store error: {0}")]
     Sled(#[from] sled::Error),
+    #[error("{0}")]
+    NotWritable(NotWritable),
     #[error("store task failed: {0}")]
     Task(String),
     #[error("corrupt record in the store: {0}")]
@@ -127,6 +131,9 @@ pub struct Store {
     /// release. One writer at a time costs nothing measurable here (fetches
     /// are few and their writes are milliseconds) and rules that out.
     writes: std::sync::Mutex<()>,
+    /// Whether writes may go to sled: disk space, read-only file system,
+    /// an earlier failed write (see `space`).
+    space: space::Space,
 }
 
 /// How long `open` waits for the lock of a store this process has just
@@ -166,10 +173,11 @@ impl Store {
         )
         .map_err(open_err)?;
         let meta = db.open_tree("meta").map_err(open_err)?;
-        let found = match meta.get(keys::SCHEMA_VERSION)? {
-            None => SCHEMA_VERSION,
-            Some(v) => codec::decode_u32(&v)?,
-        };
+        let recorded = meta
+            .get(keys::SCHEMA_VERSION)?
+            .map(|v| codec::decode_u32(&v))
+            .transpose()?;
+        let found = recorded.unwrap_or(SCHEMA_VERSION);
         if found > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
                 path: path.to_owned(),
@@ -188,9 +196,14 @@ impl Store {
             db,
             generation: AtomicU64::new(0),
             writes: std::sync::Mutex::new(()),
+            space: space::Space::new(path),
         };
         migrate::run(&store, found)?;
-        meta.insert(keys::SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes())?;
+        // Written only when it changes: opening a store on a full disk
+        // must not need a write.
+        if recorded != Some(SCHEMA_VERSION) {
+            meta.insert(keys::SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes())?;
+        }
         store.rebuild_band_index(crate::model::now())?;
         Ok(store)
     }
@@ -202,6 +215,44 @@ impl Store {
     /// The single-writer guard (see [`Store::writes`]).
     fn write_guard(&self) -> std::sync::MutexGuard<'_, ()> {
         self.writes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Refuses a write batch the file system cannot take (see `space`):
+    /// called before every write, under the write guard.
+    fn write_allowed(&self) -> Result<(), StoreError> {
+        self.space.check().map_err(|e| {
+            self.space
+                .write_errors
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            StoreError::NotWritable(e)
+        })
+    }
+
+    /// Records a failed write (an I/O error poisons sled, see `space`).
+    fn write_failed(&self, error: sled::Error) -> StoreError {
+        match self.space.failed(&error) {
+            Some(poisoned) => StoreError::NotWritable(poisoned),
+            None => StoreError::Sled(error),
+        }
+    }
+
+    /// Whether a write would be accepted now, and why not: for readiness,
+    /// metrics and the status page.
+    pub fn writable(&self) -> Result<(), NotWritable> {
+        self.space.check()
+    }
+
+    /// Writes refused (disk full, read-only) or failed since start.
+    pub fn write_errors(&self) -> u64 {
+        self.space
+            .write_errors
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Free space below which writes are refused (`[storage] min_free_mb`;
+    /// [`DEFAULT_MIN_FREE`] until set).
+    pub fn set_min_free(&self, bytes: u64) {
+        self.space.set_reserve(bytes);
     }
 
     pub fn generation(&self) -> u64 {
@@ -267,8 +318,10 @@ impl Store {
     /// Saves a feed's state alone (a 304, an error): no entries change.
     pub fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
         let _writing = self.write_guard();
+        self.write_allowed()?;
         self.feeds
-            .insert(state.id().to_bytes(), codec::encode(state))?;
+            .insert(state.id().to_bytes(), codec::encode(state))
+            .map_err(|e| self.write_failed(e))?;
         Ok(())
     }
 
@@ -360,7 +413,13 @@ impl Store {
     /// Blocks until the data is on disk: call it from a blocking thread.
     pub fn flush(&self) -> Result<(), StoreError> {
         let _writing = self.write_guard();
-        self.db.flush()?;
+        // A flush writes only what batches already accepted, within the
+        // reserve; but a read-only or poisoned store must not be asked to.
+        match self.space.check() {
+            Ok(()) | Err(NotWritable::DiskFull { .. }) => {}
+            Err(e) => return Err(StoreError::NotWritable(e)),
+        }
+        self.db.flush().map_err(|e| self.write_failed(e))?;
         Ok(())
     }
 }
