@@ -214,11 +214,46 @@ pub fn place(new: &Newcomer, same_link: &[Candidate], similar: &[Candidate]) -> 
 /// boilerplate such as a placeholder summary), so that text cannot tell
 /// stories apart (see [`Placement::recurring`]). Compares only pairs that
 /// share at least two LSH bands.
+///
+/// Pairs are counted per distinct text, among the texts [`compare`] can
+/// judge at all: a feed listing one short title 2,000 times ("Item 1",
+/// "Item 2", … all sketch to "item") would otherwise put 2 million pairs
+/// in every one of its 32 band buckets (50 s for one fetch in a debug
+/// build). The outcome is the same: identical sketches share every band
+/// and compare alike.
 pub fn recurring_within(items: &[(EntryId, &Sketch)]) -> HashSet<EntryId> {
+    // Identical sketches, grouped; a template or too few words never
+    // compares as the same story (see `compare_with`), so such items
+    // cannot recur.
+    let t = &Thresholds::MEASURED;
+    let mut groups: Vec<(&Sketch, Vec<EntryId>)> = Vec::new();
+    let mut group_of = HashMap::new();
+    for (id, sketch) in items {
+        if sketch.template || sketch.words < t.min_words {
+            continue;
+        }
+        let key = (
+            &sketch.minhash,
+            &sketch.title,
+            &sketch.numbers,
+            sketch.words,
+        );
+        let g = *group_of.entry(key).or_insert_with(|| {
+            groups.push((*sketch, Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push(*id);
+    }
+    let mut recurring = vec![false; groups.len()];
+    for (g, (sketch, ids)) in groups.iter().enumerate() {
+        if ids.len() > 1 && compare(sketch, sketch).is_same() {
+            recurring[g] = true;
+        }
+    }
     let mut by_band: HashMap<(u8, u64), Vec<usize>> = HashMap::new();
-    for (i, (_, sketch)) in items.iter().enumerate() {
+    for (g, (sketch, _)) in groups.iter().enumerate() {
         for band in sketch.bands() {
-            by_band.entry(band).or_default().push(i);
+            by_band.entry(band).or_default().push(g);
         }
     }
     let mut shared: HashMap<(usize, usize), usize> = HashMap::new();
@@ -229,14 +264,18 @@ pub fn recurring_within(items: &[(EntryId, &Sketch)]) -> HashSet<EntryId> {
             }
         }
     }
-    let mut out = HashSet::new();
     for ((a, b), n) in shared {
-        if n >= 2 && compare(items[a].1, items[b].1).is_same() {
-            out.insert(items[a].0);
-            out.insert(items[b].0);
+        if n >= 2 && compare(groups[a].0, groups[b].0).is_same() {
+            recurring[a] = true;
+            recurring[b] = true;
         }
     }
-    out
+    groups
+        .into_iter()
+        .zip(recurring)
+        .filter(|(_, r)| *r)
+        .flat_map(|((_, ids), _)| ids)
+        .collect()
 }
 
 /// For an item of a feed without guids or usable links (identified by its
@@ -543,6 +582,55 @@ mod tests {
         let placed = place(&new, &[], &[candidate(7, 1, 7, 0, &edited)]);
         assert_eq!(placed.reason, Reason::Founded);
         assert!(placed.recurring);
+    }
+
+    /// Every pair sharing two bands, compared: what `recurring_within`
+    /// computes, without its shortcuts.
+    fn recurring_pairwise(items: &[(EntryId, &Sketch)]) -> HashSet<EntryId> {
+        let mut out = HashSet::new();
+        for (n, (a, sa)) in items.iter().enumerate() {
+            for (b, sb) in &items[n + 1..] {
+                let bands: HashSet<(u8, u64)> = sa.bands().collect();
+                let shared = sb.bands().filter(|band| bands.contains(band)).count();
+                if shared >= 2 && compare(sa, sb).is_same() {
+                    out.insert(*a);
+                    out.insert(*b);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn many_copies_of_one_text_recur_as_pairwise_comparison_says() {
+        let wire = s(WIRE.0, WIRE.1);
+        let edited = s(EDITED.0, EDITED.1);
+        let other = s(
+            "Something else entirely",
+            "Nothing in common with the wire at all, not one word.",
+        );
+        // Short titles sketch alike ("item") but are too short to judge.
+        let short: Vec<Sketch> = (0..200).map(|i| s(&format!("Item {i}"), "")).collect();
+        let mut items: Vec<(EntryId, &Sketch)> = Vec::new();
+        let id = |n: usize| {
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&(n as u64).to_be_bytes());
+            EntryId(bytes)
+        };
+        for (n, sketch) in short.iter().enumerate() {
+            items.push((id(n), sketch));
+        }
+        for n in 0..30 {
+            items.push((id(1000 + n), &other));
+        }
+        items.push((id(2000), &wire));
+        items.push((id(2001), &edited));
+        let fast = recurring_within(&items);
+        assert_eq!(fast, recurring_pairwise(&items));
+        assert_eq!(fast.len(), 32, "the 30 copies, the wire and its edit");
+        // One copy of each text: nothing recurs but the edit pair.
+        let single = [(id(0), &short[0]), (id(1000), &other), (id(2000), &wire)];
+        assert!(recurring_within(&single).is_empty());
     }
 
     #[test]
