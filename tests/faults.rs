@@ -181,7 +181,10 @@ async fn a_full_disk_pauses_storing_and_freeing_space_resumes_it() {
     let polled = other.seen_at("other.xml").len();
     let deadline = Instant::now() + Duration::from_secs(30);
     while other.seen_at("other.xml").len() < polled + 2 {
-        assert!(Instant::now() < deadline, "the other feed is no longer polled");
+        assert!(
+            Instant::now() < deadline,
+            "the other feed is no longer polled"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Everything stored is still served, and the admin can see why

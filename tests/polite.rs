@@ -386,7 +386,12 @@ async fn after_days_of_outage_feeds_recover_spread_out_not_in_a_burst() {
     );
     let crowded = times
         .iter()
-        .map(|t| times.iter().filter(|u| **u >= *t && **u - *t < Span::minutes(10)).count())
+        .map(|t| {
+            times
+                .iter()
+                .filter(|u| **u >= *t && **u - *t < Span::minutes(10))
+                .count()
+        })
         .max()
         .unwrap_or(0);
     assert!(

@@ -36,8 +36,9 @@ pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     if problems.is_empty() {
         match state.store.writable() {
             Ok(()) => "ready\n".into_response(),
-            Err(e) => format!("ready (serving stored entries); store not writable: {e}\n")
-                .into_response(),
+            Err(e) => {
+                format!("ready (serving stored entries); store not writable: {e}\n").into_response()
+            }
         }
     } else {
         (
