@@ -1014,7 +1014,7 @@ min_score = 2
         assert_eq!(c.storage.prune_interval, Duration::from_secs(600));
 
         let (l, _, msg) = error(&set.replace("\"link\"", "\"url\""));
-        assert_eq!(l, 21, "{msg}");
+        assert_eq!(l, 22, "{msg}");
         assert!(msg.contains("`guid`, `link`, `content`"), "{msg}");
         let (l, _, msg) = error(&set.replace("= 500", "= 0"));
         assert_eq!(l, 8, "{msg}");
