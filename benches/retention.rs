@@ -158,4 +158,21 @@ fn main() {
     }
     let peak = daily.iter().map(|d| d.1).max().unwrap_or(0);
     report("retention", "peak disk", peak as f64 / 1e6, "MB");
+    let live: u64 = store.live_data().expect("scan").iter().map(|t| t.2).sum();
+    report("retention", "live data at the end", live as f64 / 1e6, "MB");
+    drop(store);
+    let began = Instant::now();
+    let compacted = Store::compact(dir.path(), 16 << 20, 0).expect("compact");
+    report(
+        "retention",
+        "disk after tidings compact",
+        compacted.after as f64 / 1e6,
+        "MB",
+    );
+    report(
+        "retention",
+        "tidings compact took",
+        began.elapsed().as_secs_f64(),
+        "s",
+    );
 }

@@ -21,7 +21,7 @@ use crate::schedule;
 use crate::serve::{self, AppState, Catalog};
 use crate::service::{self, Notifier};
 use crate::status::FeedReport;
-use crate::store::{BackupSummary, Store};
+use crate::store::{BackupSummary, CompactSummary, Store};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -344,6 +344,22 @@ pub async fn backup(config: &Config, path: &std::path::Path) -> anyhow::Result<B
     })?;
     let path = path.to_owned();
     let summary = tokio::task::spawn_blocking(move || store.backup(&path)).await??;
+    Ok(summary)
+}
+
+/// `tidings compact`: rewrites the store compactly. Like `backup`, it needs
+/// the daemon stopped.
+pub async fn compact(config: &Config) -> anyhow::Result<CompactSummary> {
+    let storage = config.storage.clone();
+    let summary = tokio::task::spawn_blocking(move || {
+        Store::compact(&storage.path, storage.cache_bytes, storage.min_free_bytes)
+    })
+    .await?
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{e}\n(is the daemon running? stop it first, e.g. `systemctl stop tidings`)"
+        )
+    })?;
     Ok(summary)
 }
 

@@ -45,6 +45,9 @@ enum Command {
     /// Write a consistent snapshot of the store to PATH (the daemon must be
     /// stopped: it holds the store).
     Backup { path: PathBuf },
+    /// Rewrite the store compactly, shrinking its disk use to the live
+    /// data (the daemon must be stopped: it holds the store).
+    Compact,
     /// Restore a backup as the configured store.
     Restore {
         path: PathBuf,
@@ -161,6 +164,18 @@ fn main() -> ExitCode {
                     s.trees,
                     path.display(),
                     s.bytes
+                );
+                Ok(())
+            }
+            Command::Compact => {
+                let s = daemon::compact(&config).await?;
+                let mb = |b: u64| b as f64 / 1e6;
+                println!(
+                    "compacted {} records in {}: {:.1} MB → {:.1} MB",
+                    s.records,
+                    config.storage.path.display(),
+                    mb(s.before),
+                    mb(s.after)
                 );
                 Ok(())
             }

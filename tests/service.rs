@@ -604,3 +604,48 @@ async fn retention_runs_on_a_schedule_and_pruned_stories_stay_gone() {
     assert!(metrics["tidings_retention_last_success_timestamp_seconds"] > 1.7e9);
     daemon.stop();
 }
+
+/// `tidings compact` rewrites the store in place: the daemon then serves
+/// exactly what it served before. It refuses while the daemon holds the
+/// store.
+#[tokio::test(flavor = "multi_thread")]
+async fn compact_keeps_what_is_served_and_waits_for_the_daemon_to_stop() {
+    let up = Upstream::start().await;
+    let snapshots = replay_snapshots("gesab001-headlines/bbc");
+    let setup = Setup::new(&[up.url("a.xml")], "");
+    // Churn: several snapshots of one feed, each stored over the last.
+    for snapshot in snapshots.iter().take(6) {
+        up.set("a.xml", read(snapshot));
+        setup.poll_once();
+    }
+    let daemon = setup.start_daemon();
+    let before = daemon.get_text("/feeds/all.atom?limit=500").await;
+    assert!(!parse_atom(&before).entries.is_empty());
+    let busy = setup.cli(&["compact"]);
+    assert!(!busy.status.success());
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("stop it first"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
+    daemon.stop();
+
+    let out = setup.cli(&["compact"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.starts_with("compacted "),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let daemon = setup.start_daemon();
+    let after = daemon.get_text("/feeds/all.atom?limit=500").await;
+    let entries = |xml: &str| {
+        parse_atom(xml)
+            .entries
+            .into_iter()
+            .map(|e| (e.id, e.title.map(|t| t.content)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(entries(&before), entries(&after));
+    daemon.stop();
+}

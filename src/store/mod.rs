@@ -22,6 +22,7 @@
 mod backup;
 mod band_index;
 mod codec;
+mod compact;
 mod ingest;
 mod keys;
 mod migrate;
@@ -35,6 +36,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use backup::{BackupError, BackupSummary};
 pub use codec::CodecError;
+pub use compact::CompactSummary;
 pub use ingest::Incoming;
 pub use retention::{PruneReport, RetentionPolicy};
 pub use space::{DEFAULT_MIN_FREE, NotWritable, check_dir};
@@ -62,6 +64,8 @@ pub enum StoreError {
     NotWritable(NotWritable),
     #[error("store task failed: {0}")]
     Task(String),
+    #[error("store file error: {0}")]
+    Io(String),
     #[error("corrupt record in the store: {0}")]
     Corrupt(#[from] CodecError),
 }
@@ -165,6 +169,12 @@ impl Store {
             path: path.to_owned(),
             source,
         };
+        compact::finish_interrupted(path).map_err(|e| {
+            StoreError::Io(format!(
+                "cannot finish the interrupted compaction of {}: {e}",
+                path.display()
+            ))
+        })?;
         let db = open_sled(
             &sled::Config::new()
                 .path(path)

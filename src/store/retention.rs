@@ -79,6 +79,9 @@ impl Store {
         policy: &RetentionPolicy,
         now: DateTime<Utc>,
     ) -> Result<PruneReport, StoreError> {
+        // Pruning writes too: on a full disk it waits, like storing does,
+        // rather than poison sled (see `space`).
+        self.write_allowed()?;
         let doomed = self.doomed(policy, now)?;
         let mut report = PruneReport::default();
         for batch in doomed.chunks(BATCH) {
