@@ -79,6 +79,9 @@ pub struct StorageConfig {
     pub cache_bytes: u64,
     /// `min_free_mb`: free space below which the store refuses writes.
     pub min_free_bytes: u64,
+    /// `compact_above_mb`: disk use above which the daemon compacts a
+    /// store that has grown far past its live data.
+    pub compact_above_bytes: u64,
     /// `max_age`, `max_entries_per_feed`: what retention keeps.
     pub retention: RetentionPolicy,
     /// `prune_interval`: how often the daemon runs retention.
@@ -260,6 +263,7 @@ struct RawStorage {
     path: Option<Spanned<String>>,
     cache_mb: Option<Spanned<u64>>,
     min_free_mb: Option<Spanned<u64>>,
+    compact_above_mb: Option<Spanned<u64>>,
     max_age: Option<Spanned<HumanDuration>>,
     max_entries_per_feed: Option<Spanned<usize>>,
     prune_interval: Option<Spanned<HumanDuration>>,
@@ -366,6 +370,8 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const DEFAULT_CONCURRENCY: usize = 16;
 const DEFAULT_CACHE_MB: u64 = 16;
+/// Below this, a store's garbage is not worth a rewrite.
+const DEFAULT_COMPACT_ABOVE_MB: u64 = 64;
 /// Retention is cheap when there is nothing to prune; hourly keeps the
 /// store within its limits without much overshoot.
 const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -699,6 +705,11 @@ fn validate(
                 .map_or(crate::store::DEFAULT_MIN_FREE, |m| {
                     m.into_inner().saturating_mul(1024 * 1024)
                 }),
+            compact_above_bytes: raw
+                .storage
+                .compact_above_mb
+                .map_or(DEFAULT_COMPACT_ABOVE_MB, |m| m.into_inner())
+                .saturating_mul(1024 * 1024),
             retention,
             prune_interval,
         },

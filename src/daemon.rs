@@ -21,7 +21,7 @@ use crate::schedule;
 use crate::serve::{self, AppState, Catalog};
 use crate::service::{self, Notifier};
 use crate::status::FeedReport;
-use crate::store::{BackupSummary, CompactSummary, Store};
+use crate::store::{BackupSummary, CompactSummary, SharedStore, Store};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -124,22 +124,22 @@ pub fn check_environment(config: &Config) -> (Vec<ConfigError>, Vec<String>) {
 }
 
 /// Writes the store to disk, off the async runtime.
-async fn flush(store: &Arc<Store>) -> anyhow::Result<()> {
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || store.flush()).await??;
+async fn flush(store: &SharedStore) -> anyhow::Result<()> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.write(|s| s.flush())).await??;
     Ok(())
 }
 
 /// `tidings run`: serve and poll until a stop signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let notifier = Arc::new(Notifier::from_env());
-    let store = open_store(&config).await?;
+    let store = SharedStore::from(open_store(&config).await?);
     let listener = listen(&config).await?;
     let addr = listener.local_addr()?;
     tracing::info!(
         feeds = config.feeds.len(),
         topics = config.topics.len(),
-        entries = store.entry_count(),
+        entries = store.get().entry_count(),
         "listening on http://{addr}"
     );
 
@@ -147,7 +147,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let health = Arc::new(Health::default());
     let metrics = Arc::new(Metrics::default());
     let app_state = AppState::new(
-        Arc::clone(&store),
+        store.clone(),
         Catalog::from_config(&config),
         Arc::clone(&health),
         Arc::clone(&metrics),
@@ -160,13 +160,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut config = Arc::new(config);
     let (config_tx, config_rx) = watch::channel(Arc::clone(&config));
     let scheduler = Scheduler {
-        store: Arc::clone(&store),
+        store: store.clone(),
         health: Arc::clone(&health),
         metrics: Arc::clone(&metrics),
         shutdown: shutdown.clone(),
     };
     let housekeeper = Housekeeper {
-        store: Arc::clone(&store),
+        store: store.clone(),
         metrics: Arc::clone(&metrics),
         shutdown: shutdown.clone(),
     };
@@ -174,12 +174,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let scheduler = tokio::spawn(scheduler.run(config_rx));
     let pinger = tokio::spawn(keep_systemd_informed(
         Arc::clone(&notifier),
-        Arc::clone(&store),
+        store.clone(),
         Arc::clone(&health),
         shutdown.clone(),
     ));
     let mut signals = Signals::new();
-    notifier.ready(&status_line(&store));
+    notifier.ready(&status_line(&store.get()));
 
     while let Signal::Reload = signals.next().await {
         notifier.reloading();
@@ -209,7 +209,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 let _ = config_tx.send(Arc::clone(&config));
             }
         }
-        notifier.ready(&status_line(&store));
+        notifier.ready(&status_line(&store.get()));
     }
 
     tracing::info!("stopping: finishing in-flight work");
@@ -287,7 +287,7 @@ fn status_line(store: &Store) -> String {
 /// healthy (so a hung daemon gets restarted), and refreshes `STATUS=`.
 async fn keep_systemd_informed(
     notifier: Arc<Notifier>,
-    store: Arc<Store>,
+    store: SharedStore,
     health: Arc<Health>,
     shutdown: CancellationToken,
 ) {
@@ -303,14 +303,14 @@ async fn keep_systemd_informed(
             _ = tokio::time::sleep(every) => {}
         }
         if watchdog.is_some() {
-            if health.scheduler_alive() && store.check().is_ok() {
+            if health.scheduler_alive() && store.get().check().is_ok() {
                 notifier.watchdog();
             } else {
                 tracing::error!("scheduler or store unhealthy: withholding the watchdog ping");
             }
         }
         if last_status.elapsed() >= STATUS_EVERY {
-            notifier.status(&status_line(&store));
+            notifier.status(&status_line(&store.get()));
             last_status = std::time::Instant::now();
         }
     }
@@ -399,11 +399,12 @@ pub async fn restore(
 /// calling `report` as each finishes.
 pub async fn poll_once(
     config: &Config,
-    store: Arc<Store>,
+    store: impl Into<SharedStore>,
     mut report: impl FnMut(&PollReport),
 ) -> anyhow::Result<Vec<PollReport>> {
+    let store = store.into();
     let fetcher = Fetcher::new(&config.polling).context("cannot build the HTTP client")?;
-    let poller = Poller::new(fetcher, Arc::clone(&store), config.polling.max_interval);
+    let poller = Poller::new(fetcher, store.clone(), config.polling.max_interval);
     let permits = Arc::new(Semaphore::new(config.polling.concurrency));
     let mut tasks = JoinSet::new();
     for feed in config.feeds.clone() {
@@ -466,7 +467,7 @@ pub async fn feed_reports(config: &Config) -> anyhow::Result<Vec<FeedReport>> {
 /// follows config reloads: added feeds start, removed feeds stop (their
 /// entries stay), changed intervals apply from the next poll.
 struct Scheduler {
-    store: Arc<Store>,
+    store: SharedStore,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
@@ -487,10 +488,10 @@ struct Pollers {
 }
 
 impl Pollers {
-    fn new(store: &Arc<Store>, config: &Config) -> anyhow::Result<Pollers> {
+    fn new(store: &SharedStore, config: &Config) -> anyhow::Result<Pollers> {
         let fetcher = Fetcher::new(&config.polling).context("cannot build the HTTP client")?;
         Ok(Pollers {
-            poller: Poller::new(fetcher, Arc::clone(store), config.polling.max_interval),
+            poller: Poller::new(fetcher, store.clone(), config.polling.max_interval),
             permits: Arc::new(Semaphore::new(config.polling.concurrency)),
             polling: config.polling.clone(),
         })
@@ -624,6 +625,7 @@ impl Scheduler {
                 None => {
                     let state = self
                         .store
+                        .get()
                         .feed_state(FeedId::for_url(&url))
                         .unwrap_or_else(|e| {
                             tracing::warn!(feed = %url, "cannot read feed state: {e}");

@@ -1,46 +1,65 @@
 //! Housekeeping: the daemon's periodic store maintenance.
 //!
-//! Every `[storage] prune_interval` (default 1 h) it runs a retention pass
-//! ([`crate::store::retention`]): entries past `max_age` or beyond a feed's
-//! `max_entries_per_feed` go, each leaving a tombstone, and tombstones no
-//! fetch has listed for 30 days expire. That keeps the store, and with it the
-//! disk, bounded under steady polling; sled reuses the freed space itself
-//! (its segment cleaner rewrites mostly-empty segments), so there is no
-//! separate compaction step. The first pass runs shortly after start-up, so a
-//! policy tightened while the daemon was stopped applies at once.
+//! - **Retention**, every `[storage] prune_interval` (default 1 h; the first
+//!   pass shortly after start-up, so a policy tightened while the daemon
+//!   was stopped applies at once): entries past `max_age` or beyond a
+//!   feed's `max_entries_per_feed` go, each leaving a tombstone, and
+//!   tombstones no fetch has listed for 30 days expire. That bounds the
+//!   live data.
+//! - **Compaction**, after a retention pass, when the store takes more than
+//!   `[storage] compact_above_mb` on disk and over [`COMPACT_RATIO`] times
+//!   its live data: sled leaves that much garbage behind under steady
+//!   churn (see `store::compact`), and a rewrite shrinks it back.
+//! - **Recovery**: when sled has refused writes since a failed one (a full
+//!   disk, see `store::space`) and the disk would take writes again, the
+//!   store moves to a fresh database at once (checked every
+//!   [`RECOVERY_CHECK`]), so storing resumes without a restart.
 //!
-//! A pass scans the whole time index, so it runs on a blocking thread. A
-//! failed pass is logged and counted (`tidings_retention_runs_total`) and
-//! tried again at the next interval; it never stops polling or serving.
-//! A reload takes effect at the next pass (policy) or at once (interval).
+//! Each runs on a blocking thread, is logged and counted in `/metrics`, and
+//! a failure is only logged and retried later: none of it ever stops
+//! polling or serving. A reload changes the policy from the next pass and
+//! the interval at once.
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::store::{PruneReport, RetentionPolicy, Store};
+use crate::store::{CompactSummary, PruneReport, RetentionPolicy, SharedStore, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// The first pass waits at most this long after start-up: long enough for
-/// the first polls to get going, short enough that a tightened policy
-/// applies soon.
+/// The first retention pass waits at most this long after start-up: long
+/// enough for the first polls to get going, short enough that a tightened
+/// policy applies soon.
 const FIRST_PASS_AFTER: Duration = Duration::from_secs(60);
 
+/// Compact when the file is this many times the live data (and above the
+/// configured floor). sled's own steady state under churn measured 20×
+/// and more; a fresh copy is about 2–3×.
+pub const COMPACT_RATIO: u64 = 4;
+
+/// How often to look for a store to recover.
+const RECOVERY_CHECK: Duration = Duration::from_secs(5);
+
 pub struct Housekeeper {
-    pub store: Arc<Store>,
+    pub store: SharedStore,
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
 }
 
 impl Housekeeper {
-    /// Runs passes until shutdown. A pass in progress at shutdown finishes
-    /// (it is a series of short transactions), so the store is flushed
+    /// Runs until shutdown. Work in progress at shutdown finishes (it is a
+    /// series of short transactions, or a copy), so the store is flushed
     /// after it.
     pub async fn run(self, mut config: watch::Receiver<Arc<Config>>) {
         let started = Instant::now();
         let mut last_pass: Option<Instant> = None;
+        // Disk use right after the last compaction: the next one waits for
+        // the store to at least double, whatever the ratio says.
+        let mut compacted_to = 0u64;
+        let mut recovery = tokio::time::interval(RECOVERY_CHECK);
+        recovery.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let every = config.borrow().storage.prune_interval;
             let due = match last_pass {
@@ -56,22 +75,48 @@ impl Housekeeper {
                     }
                     continue;
                 }
+                _ = recovery.tick() => {
+                    if self.store.get().recoverable() {
+                        tracing::warn!("the disk takes writes again: moving the store to a fresh database");
+                        self.compact("recovery").await;
+                    }
+                    continue;
+                }
                 _ = tokio::time::sleep_until(due) => {}
             }
-            let policy = config.borrow().storage.retention;
-            self.pass(policy, every).await;
+            let storage = config.borrow().storage.clone();
+            self.prune(storage.retention, every).await;
             last_pass = Some(Instant::now());
+            let floor = storage
+                .compact_above_bytes
+                .max(compacted_to.saturating_mul(2));
+            if self.wants_compaction(floor).await {
+                if let Some(summary) = self.compact("size").await {
+                    compacted_to = summary.after;
+                }
+            }
         }
     }
 
     /// One retention pass, logged and counted.
-    async fn pass(&self, policy: RetentionPolicy, every: Duration) {
+    async fn prune(&self, policy: RetentionPolicy, every: Duration) {
         let began = Instant::now();
         let now = crate::model::now();
-        match crate::store::retention::prune(Arc::clone(&self.store), policy, now).await {
+        let store = self.store.clone();
+        let pass = blocking(move || {
+            store.write(|s| {
+                let report = s.prune(&policy, now)?;
+                if report.pruned + report.tombstones_expired > 0 {
+                    s.flush()?;
+                }
+                Ok(report)
+            })
+        })
+        .await;
+        match pass {
             Ok(report) => {
                 self.metrics.record_retention(Ok(&report));
-                log_pass(&report, began.elapsed(), &self.store);
+                log_pass(&report, began.elapsed(), self.store.get().entry_count());
             }
             Err(e) => {
                 self.metrics.record_retention(Err(()));
@@ -84,9 +129,75 @@ impl Housekeeper {
             }
         }
     }
+
+    /// Whether the store is over `floor` bytes and [`COMPACT_RATIO`] times
+    /// its live data (a scan, but only once it is big enough to matter).
+    async fn wants_compaction(&self, floor: u64) -> bool {
+        let store = self.store.get();
+        let answer = blocking(move || {
+            let disk = store.size_on_disk()?;
+            if disk < floor {
+                return Ok(None);
+            }
+            let live: u64 = store.live_data()?.iter().map(|t| t.2).sum();
+            Ok((disk > live.saturating_mul(COMPACT_RATIO)).then_some((disk, live)))
+        })
+        .await;
+        match answer {
+            Ok(Some((disk, live))) => {
+                tracing::info!(
+                    disk_bytes = disk,
+                    live_bytes = live,
+                    "the store takes {:.1} MB on disk for {:.1} MB of data: compacting",
+                    disk as f64 / 1e6,
+                    live as f64 / 1e6
+                );
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!("cannot measure the store for compaction: {e}");
+                false
+            }
+        }
+    }
+
+    /// Compacts (writes wait meanwhile; reads go on), logged and counted.
+    async fn compact(&self, reason: &'static str) -> Option<CompactSummary> {
+        let began = Instant::now();
+        let store = self.store.clone();
+        match blocking(move || store.compact()).await {
+            Ok(summary) => {
+                self.metrics.record_compaction(reason, true);
+                tracing::info!(
+                    records = summary.records,
+                    took_ms = began.elapsed().as_millis(),
+                    "store compacted: {:.1} MB → {:.1} MB",
+                    summary.before as f64 / 1e6,
+                    summary.after as f64 / 1e6
+                );
+                Some(summary)
+            }
+            Err(e) => {
+                self.metrics.record_compaction(reason, false);
+                tracing::error!(
+                    "store compaction failed: {e}; the store is unchanged, and it is tried again later"
+                );
+                None
+            }
+        }
+    }
 }
 
-fn log_pass(report: &PruneReport, took: Duration, store: &Store) {
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+}
+
+fn log_pass(report: &PruneReport, took: Duration, entries: usize) {
     let took_ms = took.as_millis();
     if report.pruned + report.tombstones_expired == 0 {
         tracing::debug!(took_ms, "retention: nothing to prune");
@@ -95,7 +206,7 @@ fn log_pass(report: &PruneReport, took: Duration, store: &Store) {
     tracing::info!(
         pruned = report.pruned,
         tombstones_expired = report.tombstones_expired,
-        entries = store.entry_count(),
+        entries,
         took_ms,
         "retention: pruned {} entries, expired {} tombstones",
         report.pruned,

@@ -32,6 +32,8 @@ pub struct Metrics {
     /// "ok" / "rejected" → config reloads.
     reloads: Mutex<BTreeMap<&'static str, u64>>,
     retention: RetentionCounters,
+    /// (reason, "ok" / "error") → store compactions.
+    compactions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 /// What the scheduled retention passes did.
@@ -140,6 +142,13 @@ impl Metrics {
                 r.runs_failed.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// One store compaction: why ("size", "recovery") and whether it worked.
+    pub fn record_compaction(&self, reason: &'static str, ok: bool) {
+        *lock(&self.compactions)
+            .entry((reason, if ok { "ok" } else { "error" }))
+            .or_default() += 1;
     }
 
     /// The whole exposition.
@@ -262,6 +271,18 @@ impl Metrics {
             "Tombstones dropped after no fetch listed their entry for 30 days.",
             r.tombstones_expired.load(Ordering::Relaxed),
         );
+        family(
+            &mut out,
+            "tidings_store_compactions_total",
+            "counter",
+            "Store compactions, by reason (size: garbage on disk; recovery: after a failed write) and outcome.",
+        );
+        for ((reason, outcome), n) in lock(&self.compactions).iter() {
+            let _ = writeln!(
+                out,
+                "tidings_store_compactions_total{{reason=\"{reason}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
         single(
             &mut out,
             "tidings_retention_last_success_timestamp_seconds",
@@ -428,6 +449,7 @@ mod tests {
             tombstones_expired: 1,
         }));
         m.record_retention(Err(()));
+        m.record_compaction("size", true);
         let mut feed = FeedState::new("http://a.example/\"rss\"");
         feed.consecutive_failures = 2;
         let text = m.render(&Snapshot {
@@ -454,6 +476,7 @@ mod tests {
             "tidings_retention_runs_total{outcome=\"error\"} 1",
             "tidings_retention_pruned_entries_total 4",
             "tidings_retention_expired_tombstones_total 1",
+            "tidings_store_compactions_total{reason=\"size\",outcome=\"ok\"} 1",
             "tidings_store_writable 0",
             "tidings_store_write_errors_total 2",
         ] {

@@ -11,11 +11,10 @@ use crate::fetch::{FetchError, FetchErrorKind, FetchOutcome, FetchRequest, Fetch
 use crate::model::{Entry, FeedId, FeedState};
 use crate::normalize::{self, ParsedFeed};
 use crate::schedule;
-use crate::store::{Incoming, Store, StoreCounts, StoreError};
+use crate::store::{Incoming, SharedStore, StoreCounts, StoreError};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -78,16 +77,16 @@ pub const ADOPT_REDIRECT_AFTER: u32 = 3;
 #[derive(Clone)]
 pub struct Poller {
     fetcher: Fetcher,
-    store: Arc<Store>,
+    store: SharedStore,
     /// `[polling] max_interval`: cap on hint-stretched intervals and backoff.
     max_interval: Duration,
 }
 
 impl Poller {
-    pub fn new(fetcher: Fetcher, store: Arc<Store>, max_interval: Duration) -> Poller {
+    pub fn new(fetcher: Fetcher, store: impl Into<SharedStore>, max_interval: Duration) -> Poller {
         Poller {
             fetcher,
-            store,
+            store: store.into(),
             max_interval,
         }
     }
@@ -103,6 +102,7 @@ impl Poller {
         let url = feed.url.clone();
         let mut state = self
             .store
+            .get()
             .feed_state(FeedId::for_url(url.as_str()))?
             .unwrap_or_else(|| FeedState::new(url.as_str()));
         let mut stats = FetchStats::default();
@@ -287,9 +287,9 @@ impl Poller {
     /// Saves a feed's state alone, on a blocking thread (a write may wait
     /// for another fetch's flush).
     async fn save_state(&self, state: &FeedState) -> Result<(), StoreError> {
-        let store = Arc::clone(&self.store);
+        let store = self.store.clone();
         let state = state.clone();
-        tokio::task::spawn_blocking(move || store.save_feed_state(&state))
+        tokio::task::spawn_blocking(move || store.write(|s| s.save_feed_state(&state)))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))?
     }
@@ -307,18 +307,20 @@ impl Poller {
         state.title = parsed.title.clone().or(state.title.take());
         state.site_link = parsed.site_link.clone().or(state.site_link.take());
         state.language = parsed.language.clone().or(state.language.take());
-        let store = Arc::clone(&self.store);
+        let store = self.store.clone();
         let snapshot = state.clone();
         let (counts, entry_count) = tokio::task::spawn_blocking(move || {
             let entries = incoming_of(&snapshot, parsed, identity, now);
-            let counts = store.store_incoming(&snapshot, entries)?;
-            if counts.new + counts.updated > 0 {
-                store.flush()?;
-            }
-            let stored = store
-                .feed_state(snapshot.id())?
-                .map_or(0, |s| s.entry_count);
-            Ok::<_, StoreError>((counts, stored))
+            store.write(|store| {
+                let counts = store.store_incoming(&snapshot, entries)?;
+                if counts.new + counts.updated > 0 {
+                    store.flush()?;
+                }
+                let stored = store
+                    .feed_state(snapshot.id())?
+                    .map_or(0, |s| s.entry_count);
+                Ok::<_, StoreError>((counts, stored))
+            })
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))??;

@@ -649,3 +649,93 @@ async fn compact_keeps_what_is_served_and_waits_for_the_daemon_to_stop() {
     assert_eq!(entries(&before), entries(&after));
     daemon.stop();
 }
+
+/// Under churn with retention, the daemon compacts the store by itself
+/// once it has grown past `compact_above_mb` and far past its live data:
+/// serving goes on, nothing kept is lost, and the next start opens the
+/// compacted generation.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_compacts_a_store_grown_far_past_its_data() {
+    let up = Upstream::start().await;
+    let body = |round: usize| {
+        let text = "words of a long article body ".repeat(700);
+        let mut xml = String::from(
+            r#"<?xml version="1.0"?><rss version="2.0"><channel><title>C</title><link>http://c.example/</link><description>d</description>"#,
+        );
+        for i in round * 10..round * 10 + 10 {
+            xml.push_str(&format!(
+                "<item><guid>c{i}</guid><title>Churned story {i} on subject {i}</title>\
+                 <link>http://c.example/{i}</link><description>{i} {text}</description></item>"
+            ));
+        }
+        xml.push_str("</channel></rss>");
+        xml.into_bytes()
+    };
+    up.set("c.xml", body(0));
+    let setup = Setup::new(&[up.url("c.xml")], "");
+    setup.poll_every("1s");
+    let text = setup.config_text().replace(
+        "path = \"data\"\n",
+        "path = \"data\"\nmax_entries_per_feed = 10\nprune_interval = \"1s\"\ncompact_above_mb = 2\nmin_free_mb = 0\n",
+    );
+    setup.write_config(&text);
+    let daemon = setup.start_daemon();
+    daemon.wait_for_entries(10).await;
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut round = 0;
+    while !daemon.log().contains("store compacted") {
+        assert!(
+            Instant::now() < deadline,
+            "no compaction after {round} rounds; log:\n{}",
+            daemon.log()
+        );
+        round += 1;
+        up.set("c.xml", body(round));
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    let metrics = parse_prometheus(&daemon.get_text("/metrics").await);
+    assert!(metrics["tidings_store_compactions_total{reason=\"size\",outcome=\"ok\"}"] >= 1.0);
+    // Polling and serving go on against the new database.
+    up.set("c.xml", body(round + 1));
+    let want: Vec<String> = (0..10)
+        .map(|i| {
+            format!(
+                "Churned story {} on subject {}",
+                (round + 1) * 10 + i,
+                (round + 1) * 10 + i
+            )
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let titles = loop {
+        let all = daemon.get_text("/feeds/all.atom").await;
+        assert_valid_atom(&all);
+        let mut titles = served_titles(&all);
+        titles.sort();
+        let mut sorted = want.clone();
+        sorted.sort();
+        if titles == sorted {
+            break titles;
+        }
+        assert!(Instant::now() < deadline, "served {titles:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    daemon.stop();
+
+    let generations: Vec<String> = std::fs::read_dir(setup.dir.path().join("data"))
+        .expect("store dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("gen-") || n == "db")
+        .collect();
+    assert_eq!(
+        generations.len(),
+        1,
+        "only the generation in use: {generations:?}"
+    );
+    let daemon = setup.start_daemon();
+    let mut again = served_titles(&daemon.get_text("/feeds/all.atom").await);
+    again.sort();
+    assert_eq!(again, titles);
+    daemon.stop();
+}

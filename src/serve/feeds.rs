@@ -61,21 +61,21 @@ pub(super) async fn feed(
         collapse: params.collapse.unwrap_or(true),
     };
     let key = (request.clone(), base_key(&catalog, &headers).to_owned());
-    let mut generation = state.store.generation();
+    let mut generation = state.store().generation();
     let mut cached = state.cached(&key, generation);
     // Held while rendering: see `AppState::renders`.
     let mut _render_permit = None;
     if cached.is_none() {
         _render_permit = state.renders.acquire().await.ok();
         // Another reader may have rendered it while this one waited.
-        generation = state.store.generation();
+        generation = state.store().generation();
         cached = state.cached(&key, generation);
     }
 
     let doc = match cached {
         Some(doc) => doc,
         None => {
-            let store = Arc::clone(&state.store);
+            let store = state.store();
             let base = base_url(&catalog, &headers);
             let built = tokio::task::spawn_blocking(move || {
                 let topic = catalog.topic(&request.slug);

@@ -31,7 +31,7 @@ use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::model::FeedId;
 use crate::opml::Outline;
-use crate::store::Store;
+use crate::store::{SharedStore, Store};
 use crate::topic::Topic;
 use axum::Router;
 use axum::body::Bytes;
@@ -101,7 +101,7 @@ impl Catalog {
 
 /// Shared state of all handlers.
 pub struct AppState {
-    store: Arc<Store>,
+    store: SharedStore,
     catalog: RwLock<Arc<Catalog>>,
     cache: Mutex<RenderCache>,
     /// Renders running at once: one per core. When the store changes, every
@@ -139,14 +139,19 @@ struct Rendered {
 }
 
 impl AppState {
+    /// The store, for one request (see [`SharedStore`]).
+    fn store(&self) -> Arc<Store> {
+        self.store.get()
+    }
+
     pub fn new(
-        store: Arc<Store>,
+        store: impl Into<SharedStore>,
         catalog: Catalog,
         health: Arc<Health>,
         metrics: Arc<Metrics>,
     ) -> Arc<AppState> {
         Arc::new(AppState {
-            store,
+            store: store.into(),
             catalog: RwLock::new(Arc::new(catalog)),
             cache: Mutex::new(RenderCache::default()),
             renders: tokio::sync::Semaphore::new(
@@ -245,7 +250,7 @@ fn request_host(headers: &HeaderMap) -> Option<&str> {
 /// them directly.
 async fn sources_opml(State(state): State<Arc<AppState>>) -> Response {
     let catalog = state.catalog();
-    let store = Arc::clone(&state.store);
+    let store = state.store();
     let states = tokio::task::spawn_blocking(move || store.feed_states())
         .await
         .ok()

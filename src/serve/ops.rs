@@ -18,7 +18,7 @@ const TOPIC_COUNT_TTL: Duration = Duration::from_secs(300);
 
 /// Liveness: the process answers.
 pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let entries = state.store.entry_count();
+    let entries = state.store().entry_count();
     format!("ok: {entries} entries\n")
 }
 
@@ -27,14 +27,14 @@ pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResp
 /// it holds, so the daemon stays ready and says why it stores nothing new.
 pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let mut problems = Vec::new();
-    if let Err(e) = state.store.check() {
+    if let Err(e) = state.store().check() {
         problems.push(format!("store: {e}"));
     }
     if !state.health.scheduler_alive() {
         problems.push("scheduler: not running".to_owned());
     }
     if problems.is_empty() {
-        match state.store.writable() {
+        match state.store().writable() {
             Ok(()) => "ready\n".into_response(),
             Err(e) => {
                 format!("ready (serving stored entries); store not writable: {e}\n").into_response()
@@ -73,13 +73,13 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 }
 
 fn snapshot(state: &AppState) -> Result<Snapshot, crate::store::StoreError> {
-    let feeds = state.store.feed_states()?;
+    let feeds = state.store().feed_states()?;
     Ok(Snapshot {
         topic_entries: topic_counts(state, &feeds)?,
-        entries: state.store.entry_count() as u64,
-        store_bytes: state.store.size_on_disk()?,
-        store_writable: state.store.writable().is_ok(),
-        store_write_errors: state.store.write_errors(),
+        entries: state.store().entry_count() as u64,
+        store_bytes: state.store().size_on_disk()?,
+        store_writable: state.store().writable().is_ok(),
+        store_write_errors: state.store().write_errors(),
         feeds,
     })
 }
@@ -101,7 +101,7 @@ fn topic_counts(
     }
     let tagger = Tagger::new(&catalog.topics, feeds, &catalog.feed_titles);
     let mut counts = vec![0u64; catalog.topics.len()];
-    state.store.newest(usize::MAX, |e| {
+    state.store().newest(usize::MAX, |e| {
         let taken = tagger.topics_of(e);
         for (count, topic) in counts.iter_mut().zip(&catalog.topics) {
             if taken.iter().any(|t| t.slug == topic.slug) {
@@ -124,7 +124,7 @@ fn topic_counts(
 /// Every feed's health as JSON (what `tidings feeds` shows).
 pub(super) async fn feed_reports(State(state): State<Arc<AppState>>) -> Response {
     let catalog = state.catalog();
-    let store = Arc::clone(&state.store);
+    let store = state.store();
     let states = tokio::task::spawn_blocking(move || store.feed_states()).await;
     match states {
         Ok(Ok(states)) => {

@@ -24,7 +24,7 @@ const HEADLINES: usize = 5;
 pub(super) async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let catalog = state.catalog();
     let base = base_url(&catalog, &headers);
-    let store = Arc::clone(&state.store);
+    let store = state.store();
     let rendered =
         tokio::task::spawn_blocking(move || render(&store, &catalog, base.as_str())).await;
     match rendered {

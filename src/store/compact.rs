@@ -1,23 +1,38 @@
-//! Compaction: rewriting the store into a fresh directory, so its disk use
-//! shrinks back to the live data.
+//! Compaction: rewriting the store into a fresh sled database, so its disk
+//! use shrinks back to the live data — offline (`tidings compact`) or while
+//! the daemon runs ([`super::SharedStore::compact`]).
 //!
 //! Why it is needed: sled 0.34 reclaims a log segment only once every page
 //! in it is dead, and relocates live pages out of old segments only while
 //! more than half of the file is already free. Under steady polling with
-//! retention, long-lived records (feed states, identity aliases,
-//! tombstones) stay scattered over segments that are otherwise garbage, so
-//! the file levels off at many times the live data (`benches/retention`
-//! measures it) — bounded, but wasteful. A rewrite packs it tight.
+//! retention, long-lived records stay scattered over segments that are
+//! otherwise garbage, so the file levels off at many times the live data
+//! (`benches/retention` measures it): bounded, but wasteful. A rewrite
+//! packs it tight. A store whose sled instance refuses writes since a
+//! failed one (see `space`) moves to a new generation too, but as a copy of
+//! its files opened afresh: sled recovers them the way it does after a
+//! crash, while its memory may hold half of the transaction that failed.
 //!
-//! How it stays safe: the copy is written to `<store>.compacting` and
-//! flushed; then the old store is renamed to `<store>.before-compact`, the
-//! copy to `<store>`, and the old one removed. A crash between the two
-//! renames leaves no `<store>` but a complete copy, which
-//! [`finish_interrupted`] (run by every `Store::open`) moves into place.
-//! The store must not be in use: sled's lock on the directory makes sure.
+//! Layout: the configured store directory holds either the sled database
+//! itself (a store never compacted), or generations `gen-1`, `gen-2`, …
+//! and a `CURRENT` file naming the one in use. A compaction copies every
+//! tree into the next generation, flushes it, and only then switches
+//! `CURRENT` (written to a temporary file and renamed, so it is always
+//! whole). A crash before the switch leaves the old generation current
+//! and a partial new one, which the next open removes; after it, the old
+//! one is removed. The old generation's files are deleted once no one
+//! uses them any more.
 
-use super::{Store, StoreError, open_sled};
+use super::{Store, StoreError};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+/// Names the generation in use, relative to the store directory.
+const CURRENT: &str = "CURRENT";
+const GENERATION_PREFIX: &str = "gen-";
+/// The files sled 0.34 keeps in its directory: what a store that was never
+/// compacted leaves behind once it has moved into a generation.
+const SLED_FILES: [&str; 3] = ["conf", "db", "blobs"];
 
 /// Disk use before and after a compaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,84 +42,224 @@ pub struct CompactSummary {
     pub records: u64,
 }
 
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(suffix);
-    path.with_file_name(name)
+fn io_error(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Io(format!("{}: {e}", path.display()))
 }
 
-fn copy_path(path: &Path) -> PathBuf {
-    sibling(path, ".compacting")
-}
-
-fn old_path(path: &Path) -> PathBuf {
-    sibling(path, ".before-compact")
-}
-
-/// Completes a compaction that a crash interrupted between its renames.
-pub(super) fn finish_interrupted(path: &Path) -> std::io::Result<()> {
-    let (copy, old) = (copy_path(path), old_path(path));
-    if !path.exists() && copy.exists() && old.exists() {
-        // The copy was complete and flushed before the first rename.
-        std::fs::rename(&copy, path)?;
+/// The sled directory in use under the store directory `root`.
+pub(super) fn current_dir(root: &Path) -> Result<PathBuf, StoreError> {
+    let pointer = root.join(CURRENT);
+    match std::fs::read_to_string(&pointer) {
+        Ok(name) => {
+            let name = name.trim();
+            if generation_of(name).is_none() {
+                return Err(StoreError::Io(format!(
+                    "{}: names no store generation ({name:?})",
+                    pointer.display()
+                )));
+            }
+            Ok(root.join(name))
+        }
+        // No pointer (or no directory yet: opening it says what is wrong).
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(root.to_owned())
+        }
+        Err(e) => Err(io_error(&pointer, e)),
     }
-    if path.exists() && old.exists() {
-        std::fs::remove_dir_all(&old)?;
+}
+
+fn generation_of(name: &str) -> Option<u64> {
+    name.strip_prefix(GENERATION_PREFIX)?.parse().ok()
+}
+
+/// The directory the next compaction of `dir` (under `root`) writes to.
+fn next_dir(root: &Path, dir: &Path) -> PathBuf {
+    let n = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|_| dir != root)
+        .and_then(generation_of)
+        .unwrap_or(0);
+    root.join(format!("{GENERATION_PREFIX}{}", n + 1))
+}
+
+/// Makes `dir` the generation in use, atomically and durably.
+fn switch_to(root: &Path, dir: &Path) -> Result<(), StoreError> {
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| StoreError::Io(format!("{}: not a generation", dir.display())))?;
+    let tmp = root.join("CURRENT.tmp");
+    let pointer = root.join(CURRENT);
+    (|| {
+        std::fs::write(&tmp, format!("{name}\n"))?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, &pointer)?;
+        std::fs::File::open(root)?.sync_all()
+    })()
+    .map_err(|e| io_error(&pointer, e))
+}
+
+/// Copies the sled files of `dir` (a generation, or `root` itself) into
+/// the new directory `to`, durably.
+fn copy_files(root: &Path, dir: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let is_sled = dir != root || {
+            let name = name.to_string_lossy();
+            SLED_FILES.contains(&name.as_ref()) || name.starts_with("snap.")
+        };
+        if !is_sled {
+            continue;
+        }
+        let (from, dest) = (entry.path(), to.join(&name));
+        if entry.file_type()?.is_dir() {
+            copy_files(&from, &from, &dest)?;
+        } else {
+            std::fs::copy(&from, &dest)?;
+            std::fs::File::open(&dest)?.sync_all()?;
+        }
+    }
+    std::fs::File::open(to)?.sync_all()
+}
+
+/// Deletes a sled directory no longer in use: a generation, or the files
+/// of a never-compacted store in `root` itself.
+pub(super) fn remove_dir(root: &Path, dir: &Path) -> std::io::Result<()> {
+    if dir != root {
+        return match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if SLED_FILES.contains(&name.as_ref()) || name.starts_with("snap.") {
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+        }
     }
     Ok(())
 }
 
-impl Store {
-    /// Rewrites the store at `path` compactly (see the module docs).
-    pub fn compact(
-        path: &Path,
-        cache_bytes: u64,
-        min_free: u64,
-    ) -> Result<CompactSummary, StoreError> {
-        let copy = copy_path(path);
-        let (before, records) = {
-            let store = Store::open(path, cache_bytes)?;
-            store.set_min_free(min_free);
-            store.write_allowed()?;
-            let before = store.size_on_disk()?;
-            // Leftovers of a compaction that failed before its renames.
-            if copy.exists() {
-                std::fs::remove_dir_all(&copy).map_err(|e| io_error(&copy, e))?;
-            }
-            match store.copy_into(&copy) {
-                Ok(records) => (before, records),
-                Err(e) => {
-                    // The store itself is untouched; drop the partial copy
-                    // (e.g. the disk had no room for it).
-                    let _ = std::fs::remove_dir_all(&copy);
-                    return Err(e);
-                }
-            }
-            // The store closes here, releasing its lock.
-        };
-        let old = old_path(path);
-        std::fs::rename(path, &old).map_err(|e| io_error(path, e))?;
-        std::fs::rename(&copy, path).map_err(|e| io_error(&copy, e))?;
-        std::fs::remove_dir_all(&old).map_err(|e| io_error(&old, e))?;
-        sync_parent(path)?;
-        let after = Store::open(path, cache_bytes)?.size_on_disk()?;
-        Ok(CompactSummary {
-            before,
-            after,
-            records,
-        })
+/// Removes what is not the generation in use: leftovers of a compaction
+/// cut short, or of one whose old generation was still open at a crash.
+/// Called once the current generation is open (and so locked by us).
+pub(super) fn remove_stale(root: &Path, current: &Path) -> std::io::Result<()> {
+    if current != root {
+        remove_dir(root, root)?;
     }
+    for entry in std::fs::read_dir(root)? {
+        let path = entry?.path();
+        let is_generation = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(generation_of)
+            .is_some();
+        if is_generation && path != current {
+            std::fs::remove_dir_all(&path)?;
+        }
+    }
+    let _ = std::fs::remove_file(root.join("CURRENT.tmp"));
+    Ok(())
 }
 
 impl Store {
+    /// Copies every tree into the next generation, switches to it and
+    /// returns it open. Writes wait meanwhile (the write guard is held), and
+    /// this store refuses writes afterwards: it is retired, and its files
+    /// go once it is dropped (see [`Store::remove_retired`]).
+    pub(super) fn compact_into_next(&self) -> Result<Store, StoreError> {
+        let _writing = self.write_guard();
+        // A poisoned sled refuses to flush, and has nothing more to give
+        // to disk anyway: its copy is what gets written.
+        if !self.space.is_poisoned() {
+            self.db.flush()?;
+        }
+        let next = next_dir(&self.root, &self.dir);
+        if next.exists() {
+            std::fs::remove_dir_all(&next).map_err(|e| io_error(&next, e))?;
+        }
+        let copied = self.copy_into(&next).and_then(|records| {
+            let store = Store::open_dir(&self.root, &next, self.cache_bytes)?;
+            Ok((records, store))
+        });
+        let (records, store) = match copied {
+            Ok(copied) => copied,
+            Err(e) => {
+                // This store is untouched; drop the partial copy (e.g. the
+                // disk had no room for it).
+                let _ = std::fs::remove_dir_all(&next);
+                return Err(e);
+            }
+        };
+        switch_to(&self.root, &next)?;
+        store.set_min_free(self.space.reserve());
+        // Caches keyed by the generation must not mistake the new store's
+        // pages for older ones.
+        store
+            .generation
+            .store(self.generation() + 1, Ordering::Release);
+        self.space.retire();
+        tracing::debug!(records, from = %self.dir.display(), to = %next.display(), "store compacted");
+        Ok(store)
+    }
+
+    /// Moves a store sled refuses to write to (see `space`) into the next
+    /// generation: its files are copied as they are on disk and opened
+    /// afresh, which recovers them the way a start after a crash does.
+    /// (Its records are not copied from memory as [`compact_into_next`]
+    /// does: a write that failed half-way may have left only part of a
+    /// transaction there.) Needs room for a copy of the files.
+    ///
+    /// [`compact_into_next`]: Store::compact_into_next
+    pub(super) fn recover_into_next(&self) -> Result<Store, StoreError> {
+        let _writing = self.write_guard();
+        let next = next_dir(&self.root, &self.dir);
+        if next.exists() {
+            std::fs::remove_dir_all(&next).map_err(|e| io_error(&next, e))?;
+        }
+        let copied = copy_files(&self.root, &self.dir, &next)
+            .map_err(|e| io_error(&next, e))
+            .and_then(|()| Store::open_dir(&self.root, &next, self.cache_bytes));
+        let store = match copied {
+            Ok(store) => store,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&next);
+                return Err(e);
+            }
+        };
+        switch_to(&self.root, &next)?;
+        store.set_min_free(self.space.reserve());
+        store
+            .generation
+            .store(self.generation() + 1, Ordering::Release);
+        self.space.retire();
+        Ok(store)
+    }
+
     /// Copies every tree into a new database at `path`; returns the
     /// records copied.
     fn copy_into(&self, path: &Path) -> Result<u64, StoreError> {
-        let target =
-            open_sled(&sled::Config::new().path(path)).map_err(|source| StoreError::Open {
+        let target = super::open_sled(&sled::Config::new().path(path)).map_err(|source| {
+            StoreError::Open {
                 path: path.to_owned(),
                 source,
-            })?;
+            }
+        })?;
         let mut records = 0u64;
         for name in self.db.tree_names() {
             let from = self.db.open_tree(&name)?;
@@ -126,21 +281,34 @@ impl Store {
         target.flush()?;
         Ok(records)
     }
-}
 
-/// Makes the renames durable.
-fn sync_parent(path: &Path) -> Result<(), StoreError> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(parent)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|e| io_error(parent, e))
-}
+    /// Deletes a retired store's files, once this last handle to it goes.
+    pub(super) fn remove_retired(self) -> std::io::Result<()> {
+        let (root, dir) = (self.root.clone(), self.dir.clone());
+        drop(self);
+        remove_dir(&root, &dir)
+    }
 
-fn io_error(path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Io(format!("{}: {e}", path.display()))
+    /// `tidings compact`: rewrites the store in directory `root` (not in
+    /// use by anyone else: sled's lock makes sure).
+    pub fn compact(
+        root: &Path,
+        cache_bytes: u64,
+        min_free: u64,
+    ) -> Result<CompactSummary, StoreError> {
+        let old = Store::open(root, cache_bytes)?;
+        old.set_min_free(min_free);
+        old.write_allowed()?;
+        let before = old.size_on_disk()?;
+        let new = old.compact_into_next()?;
+        let records = new.live_data()?.iter().map(|t| t.1 as u64).sum();
+        old.remove_retired().map_err(|e| io_error(root, e))?;
+        Ok(CompactSummary {
+            before,
+            after: new.size_on_disk()?,
+            records,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -152,6 +320,7 @@ mod tests {
     /// A store that has seen many fetches and prunes: lots of dead pages.
     fn churned(path: &Path) -> (usize, Vec<(&'static str, usize, u64)>) {
         let store = Store::open(path, 1 << 20).unwrap();
+        store.set_min_free(0);
         let policy = RetentionPolicy {
             max_age: None,
             max_entries_per_feed: Some(20),
@@ -175,39 +344,75 @@ mod tests {
         (store.entry_count(), store.live_data().unwrap())
     }
 
-    #[test]
-    fn compaction_keeps_every_record_and_shrinks_the_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store");
-        let (entries, live) = churned(&path);
-        let summary = Store::compact(&path, 1 << 20, 0).unwrap();
-        assert!(
-            summary.after < summary.before,
-            "{} → {}",
-            summary.before,
-            summary.after
-        );
-        let store = Store::open(&path, 1 << 20).unwrap();
-        assert_eq!(store.entry_count(), entries);
-        assert_eq!(store.live_data().unwrap(), live, "same records, same bytes");
-        assert!(!copy_path(&path).exists() && !old_path(&path).exists());
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
     }
 
     #[test]
-    fn a_compaction_cut_off_between_its_renames_is_finished_at_open() {
+    fn compaction_keeps_every_record_and_shrinks_the_store() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store");
-        let (entries, _) = churned(&path);
-        // Simulate the crash: a complete copy, the old store set aside.
-        {
-            let store = Store::open(&path, 1 << 20).unwrap();
-            store.backup(&dir.path().join("b")).unwrap();
-        }
-        Store::restore(&dir.path().join("b"), &copy_path(&path), 1 << 20).unwrap();
-        std::fs::rename(&path, old_path(&path)).unwrap();
-
-        let store = Store::open(&path, 1 << 20).unwrap();
+        let root = dir.path().join("store");
+        let (entries, live) = churned(&root);
+        let first = Store::compact(&root, 1 << 20, 0).unwrap();
+        assert!(first.after < first.before, "{first:?}");
+        assert_eq!(names(&root), ["CURRENT", "gen-1"], "the old files are gone");
+        // Again, from a generation to the next.
+        let second = Store::compact(&root, 1 << 20, 0).unwrap();
+        assert_eq!(second.records, first.records);
+        assert_eq!(names(&root), ["CURRENT", "gen-2"]);
+        let store = Store::open(&root, 1 << 20).unwrap();
         assert_eq!(store.entry_count(), entries);
-        assert!(!copy_path(&path).exists() && !old_path(&path).exists());
+        assert_eq!(store.live_data().unwrap(), live, "same records, same bytes");
+    }
+
+    #[test]
+    fn a_compaction_cut_short_leaves_the_old_store_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        let (entries, live) = churned(&root);
+        // A crash mid-copy: a partial next generation, CURRENT unchanged.
+        std::fs::create_dir_all(root.join("gen-1")).unwrap();
+        std::fs::write(root.join("gen-1/db"), b"partial").unwrap();
+        let store = Store::open(&root, 1 << 20).unwrap();
+        assert_eq!(store.entry_count(), entries);
+        assert_eq!(store.live_data().unwrap(), live);
+        assert!(!root.join("gen-1").exists(), "the partial copy is removed");
+    }
+
+    #[test]
+    fn a_crash_after_the_switch_finishes_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        let (entries, _) = churned(&root);
+        {
+            let old = Store::open(&root, 1 << 20).unwrap();
+            let _new = old.compact_into_next().unwrap();
+            // Both dropped without removing the old files: a crash.
+        }
+        assert!(root.join("db").exists() && root.join("CURRENT").exists());
+        let store = Store::open(&root, 1 << 20).unwrap();
+        assert_eq!(store.entry_count(), entries);
+        assert_eq!(names(&root), ["CURRENT", "gen-1"]);
+    }
+
+    #[test]
+    fn a_retired_store_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        churned(&root);
+        let old = Store::open(&root, 1 << 20).unwrap();
+        old.set_min_free(0);
+        let new = old.compact_into_next().unwrap();
+        let before = new.entry_count();
+        let err = old
+            .save_feed_state(&crate::model::FeedState::new("http://a.example/rss"))
+            .unwrap_err();
+        assert!(err.to_string().contains("compacted"), "{err}");
+        assert_eq!(new.entry_count(), before);
     }
 }

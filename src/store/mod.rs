@@ -27,6 +27,7 @@ mod ingest;
 mod keys;
 mod migrate;
 pub mod retention;
+mod shared;
 mod space;
 pub mod stories;
 
@@ -39,6 +40,7 @@ pub use codec::CodecError;
 pub use compact::CompactSummary;
 pub use ingest::Incoming;
 pub use retention::{PruneReport, RetentionPolicy};
+pub use shared::SharedStore;
 pub use space::{DEFAULT_MIN_FREE, NotWritable, check_dir};
 pub use stories::{StoryPage, StoryView};
 
@@ -138,6 +140,11 @@ pub struct Store {
     /// Whether writes may go to sled: disk space, read-only file system,
     /// an earlier failed write (see `space`).
     space: space::Space,
+    /// The configured store directory, and the sled directory in use under
+    /// it (itself, or a generation: see `compact`).
+    root: PathBuf,
+    dir: PathBuf,
+    cache_bytes: u64,
 }
 
 /// How long `open` waits for the lock of a store this process has just
@@ -165,19 +172,30 @@ impl Store {
     /// Opens (or creates) the store in directory `path`. `cache_bytes` caps
     /// sled's page cache, the bulk of the daemon's memory.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        let dir = compact::current_dir(path)?;
+        let store = Store::open_dir(path, &dir, cache_bytes)?;
+        // Only now, with the generation in use locked by us, is it safe to
+        // clear what an interrupted compaction left.
+        if let Err(e) = compact::remove_stale(path, &dir) {
+            tracing::warn!(
+                "cannot remove an earlier compaction's leftovers in {}: {e}",
+                path.display()
+            );
+        }
+        Ok(store)
+    }
+
+    /// Opens the sled database in `dir`, a generation of the store in
+    /// `root` (see `compact`) or `root` itself.
+    fn open_dir(root: &Path, dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        let path = root;
         let open_err = |source| StoreError::Open {
             path: path.to_owned(),
             source,
         };
-        compact::finish_interrupted(path).map_err(|e| {
-            StoreError::Io(format!(
-                "cannot finish the interrupted compaction of {}: {e}",
-                path.display()
-            ))
-        })?;
         let db = open_sled(
             &sled::Config::new()
-                .path(path)
+                .path(dir)
                 .cache_capacity(cache_bytes)
                 .flush_every_ms(Some(1000)),
         )
@@ -207,6 +225,9 @@ impl Store {
             generation: AtomicU64::new(0),
             writes: std::sync::Mutex::new(()),
             space: space::Space::new(path),
+            root: root.to_owned(),
+            dir: dir.to_owned(),
+            cache_bytes,
         };
         migrate::run(&store, found)?;
         // Written only when it changes: opening a store on a full disk
@@ -250,6 +271,18 @@ impl Store {
     /// metrics and the status page.
     pub fn writable(&self) -> Result<(), NotWritable> {
         self.space.check()
+    }
+
+    /// Whether sled refuses writes since a failed one (see `space`) while
+    /// the disk would take them again: a compaction into a fresh database
+    /// recovers ([`SharedStore::compact`]).
+    pub fn recoverable(&self) -> bool {
+        self.space.is_poisoned() && space::check_dir(&self.root, self.space.reserve()).is_ok()
+    }
+
+    /// Whether sled refuses writes since a failed one (see `space`).
+    pub fn is_poisoned(&self) -> bool {
+        self.space.is_poisoned()
     }
 
     /// Writes refused (disk full, read-only) or failed since start.

@@ -17,7 +17,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Free space below which writes are refused.
 pub const DEFAULT_MIN_FREE: u64 = 64 * 1024 * 1024;
@@ -37,6 +37,9 @@ pub enum NotWritable {
     Poisoned { path: PathBuf, error: String },
     /// The file system cannot be asked (the directory is gone?).
     Unknown { path: PathBuf, error: String },
+    /// This store was compacted into a new database and is no longer the
+    /// one to write to (only a stale handle can see this).
+    Retired { path: PathBuf },
 }
 
 impl std::fmt::Display for NotWritable {
@@ -60,7 +63,12 @@ impl std::fmt::Display for NotWritable {
             ),
             NotWritable::Poisoned { path, error } => write!(
                 f,
-                "a write failed ({error}); the store's database accepts no more writes until tidings restarts (store at {}): free disk space or fix the file system, then restart tidings (e.g. `systemctl restart tidings`); entries stored before are safe",
+                "a write failed ({error}); the store's database accepts no more writes (store at {}): free disk space or fix the file system, and the daemon moves the store to a fresh database by itself (`tidings poll --once` needs a new start); entries stored before are safe",
+                path.display()
+            ),
+            NotWritable::Retired { path } => write!(
+                f,
+                "the store at {} was compacted into a new database; this write went to the old one and was refused",
                 path.display()
             ),
             NotWritable::Unknown { path, error } => write!(
@@ -84,6 +92,8 @@ pub(super) struct Space {
     poisoned: Mutex<Option<String>>,
     /// Writes refused or failed.
     pub(super) write_errors: AtomicU64,
+    /// Compacted into another database (see `compact`).
+    retired: AtomicBool,
 }
 
 impl Space {
@@ -93,7 +103,20 @@ impl Space {
             reserve: AtomicU64::new(DEFAULT_MIN_FREE),
             poisoned: Mutex::new(None),
             write_errors: AtomicU64::new(0),
+            retired: AtomicBool::new(false),
         }
+    }
+
+    pub(super) fn reserve(&self) -> u64 {
+        self.reserve.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn is_poisoned(&self) -> bool {
+        self.poisoned().is_some()
+    }
+
+    pub(super) fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
     }
 
     pub(super) fn set_reserve(&self, bytes: u64) {
@@ -106,6 +129,11 @@ impl Space {
 
     /// Whether a write batch may go to sled now.
     pub(super) fn check(&self) -> Result<(), NotWritable> {
+        if self.retired.load(Ordering::Acquire) {
+            return Err(NotWritable::Retired {
+                path: self.path.clone(),
+            });
+        }
         if let Some(error) = self.poisoned().clone() {
             return Err(NotWritable::Poisoned {
                 path: self.path.clone(),
@@ -202,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn an_io_error_poisons_until_restart_and_other_errors_do_not() {
+    fn an_io_error_poisons_and_other_errors_do_not() {
         let dir = tempfile::tempdir().unwrap();
         let space = Space::new(dir.path());
         space.set_reserve(0);
@@ -213,7 +241,7 @@ mod tests {
         )));
         assert!(matches!(failed, Some(NotWritable::Poisoned { .. })));
         let text = space.check().unwrap_err().to_string();
-        assert!(text.contains("restart tidings"), "{text}");
+        assert!(text.contains("fresh database"), "{text}");
         assert_eq!(space.write_errors.load(Ordering::Relaxed), 2);
     }
 
