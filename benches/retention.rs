@@ -1,8 +1,8 @@
 //! A long replay under retention: does the store's disk use stay bounded
-//! under steady polling?
+//! under steady polling, with and without the daemon's compaction?
 //!
 //! ```text
-//! cargo bench --bench retention               8 replay cycles, about 67 simulated days
+//! cargo bench --bench retention               12 replay cycles (100 simulated days), twice
 //! cargo bench --bench retention -- CYCLES     another number of cycles
 //! ```
 //!
@@ -13,40 +13,50 @@
 //! quiet feed would. When a cycle ends, the replay starts again under new
 //! feed URLs, so its stories arrive as new ones (another outlet reprinting
 //! them, as far as dedup can tell). Each poll goes through the poller's
-//! fetch-free path (body hash, normalize, identify, store, flush), and the
-//! daemon's retention pass runs every simulated hour with `max_age = "3d"`
-//! and `max_entries_per_feed = 500`.
+//! fetch-free path (body hash, normalize, identify, store, flush), and a
+//! retention pass runs every simulated hour with `max_age = "3d"` and
+//! `max_entries_per_feed = 500`.
 //!
-//! Printed per simulated day (stderr) and in summary (stdout, the JSON lines
-//! `bench/run` reads): entries stored, disk use. Entries rise for 3 days and
-//! then hold; tombstones rise for 33 days (3 d + their 30-day TTL) and then
-//! hold; disk use should follow, which is what the last two summary lines
-//! compare. Nothing is asserted.
+//! The replay runs twice: with sled alone ("sled alone"), and with the
+//! daemon's compaction rule applied after each pass (`housekeeping::
+//! compaction_due` with the default 64 MB floor). Printed per simulated day
+//! (stderr) and in summary (stdout, the JSON lines `bench/run` reads):
+//! entries stored, live data, disk use. Nothing is asserted.
 
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::report;
-use std::sync::Arc;
 use std::time::Instant;
 use tidings::model::FeedState;
 use tidings::normalize::parse_feed;
-use tidings::store::{RetentionPolicy, Store};
+use tidings::store::{RetentionPolicy, SharedStore, Store};
 
 /// Polls per feed per cycle.
 const CYCLE: usize = 400;
 const POLL_EVERY: i64 = 30; // minutes
 const ROUNDS_PER_DAY: usize = 48;
+/// `[storage] compact_above_mb`'s default.
+const COMPACT_FLOOR: u64 = 64 << 20;
+
+type Feeds = Vec<(String, Vec<Vec<u8>>)>;
 
 fn main() {
     let cycles: usize = std::env::args()
         .skip(1)
         .find(|a| a != "--bench")
         .map(|a| a.parse().expect("CYCLES is a number"))
-        .unwrap_or(8);
+        .unwrap_or(12);
     let feeds = common::replay();
+    for (label, compact) in [("sled alone", false), ("with compaction", true)] {
+        eprintln!("— {label}");
+        replay(&feeds, cycles, compact, label);
+    }
+}
+
+fn replay(feeds: &Feeds, cycles: usize, compact: bool, label: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(Store::open(dir.path(), 16 << 20).expect("store"));
+    let store = SharedStore::from(Store::open(dir.path(), 16 << 20).expect("store"));
     let policy = RetentionPolicy {
         max_age: Some(std::time::Duration::from_secs(3 * 86_400)),
         max_entries_per_feed: Some(500),
@@ -57,8 +67,11 @@ fn main() {
         .expect("date");
 
     let began = Instant::now();
-    let (mut fetches, mut stored, mut pruned) = (0usize, 0usize, 0usize);
-    let mut daily: Vec<(usize, u64)> = Vec::new();
+    let (mut fetches, mut stored, mut pruned, mut compactions) = (0usize, 0usize, 0usize, 0usize);
+    let mut compacted_to = 0u64;
+    let mut compact_secs = 0.0;
+    // (entries, live bytes, disk bytes) at the end of each simulated day.
+    let mut daily: Vec<(usize, u64, u64)> = Vec::new();
     let mut states: Vec<FeedState> = Vec::new();
     for round in 0..cycles * CYCLE {
         let (cycle, step) = (round / CYCLE, round % CYCLE);
@@ -82,97 +95,142 @@ fn main() {
                 continue;
             };
             let entries = tidings::poll::entries_of(state, parsed, now);
-            let counts = store.store_fetch(state, entries).expect("store");
-            stored += counts.new;
-            if counts.new + counts.updated > 0 {
-                store.flush().expect("flush");
-            }
+            store.write(|s| {
+                let counts = s.store_fetch(state, entries).expect("store");
+                stored += counts.new;
+                if counts.new + counts.updated > 0 {
+                    s.flush().expect("flush");
+                }
+            });
         }
         if round % 2 == 1 {
-            let r = store.prune(&policy, now).expect("prune");
-            if r.pruned + r.tombstones_expired > 0 {
-                store.flush().expect("flush");
+            store.write(|s| {
+                let r = s.prune(&policy, now).expect("prune");
+                if r.pruned + r.tombstones_expired > 0 {
+                    s.flush().expect("flush");
+                }
+                pruned += r.pruned;
+            });
+            if compact {
+                let current = store.get();
+                let disk = current.size_on_disk().expect("size");
+                let floor = COMPACT_FLOOR.max(compacted_to.saturating_mul(2));
+                if disk >= floor {
+                    let live = live_bytes(&current);
+                    drop(current);
+                    if tidings::housekeeping::compaction_due(disk, live, floor) {
+                        let t = Instant::now();
+                        compacted_to = store.compact().expect("compact").after;
+                        compact_secs += t.elapsed().as_secs_f64();
+                        compactions += 1;
+                    }
+                }
             }
-            pruned += r.pruned;
         }
         if (round + 1) % ROUNDS_PER_DAY == 0 {
             let day = (round + 1) / ROUNDS_PER_DAY;
-            let disk = store.size_on_disk().expect("size");
-            let entries = store.entry_count();
+            let current = store.get();
+            let disk = current.size_on_disk().expect("size");
+            let (entries, live) = (current.entry_count(), live_bytes(&current));
             eprintln!(
-                "day {day:3}: {entries:6} entries, {:7.1} MB on disk, {stored} stored and {pruned} pruned so far",
+                "day {day:3}: {entries:6} entries, {:5.1} MB live, {:6.1} MB on disk; {stored} stored, {pruned} pruned, {compactions} compactions so far",
+                live as f64 / 1e6,
                 disk as f64 / 1e6
             );
-            if day % 7 == 0 {
-                let live = store.live_data().expect("scan");
-                let total: u64 = live.iter().map(|t| t.2).sum();
-                let trees: Vec<String> = live
-                    .iter()
-                    .map(|(name, n, bytes)| format!("{name} {n} ({:.1} MB)", *bytes as f64 / 1e6))
-                    .collect();
-                eprintln!(
-                    "         live data {:.1} MB: {}",
-                    total as f64 / 1e6,
-                    trees.join(", ")
-                );
-            }
-            daily.push((entries, disk));
+            daily.push((entries, live, disk));
         }
     }
     let secs = began.elapsed().as_secs_f64();
-    let days = daily.len();
-    report("retention", "simulated days", days as f64, "days");
+    let metric = |name: &str| format!("{name} ({label})");
     report(
         "retention",
-        "fetches parsed and stored",
-        fetches as f64,
-        "fetches",
+        &metric("simulated days"),
+        daily.len() as f64,
+        "days",
     );
-    report("retention", "entries stored", stored as f64, "entries");
-    report("retention", "entries pruned", pruned as f64, "entries");
-    report("retention", "wall time", secs, "s");
-    if let Some(&(entries, disk)) = daily.last() {
-        report("retention", "entries at the end", entries as f64, "entries");
-        report("retention", "disk at the end", disk as f64 / 1e6, "MB");
+    report("retention", &metric("fetches"), fetches as f64, "fetches");
+    report(
+        "retention",
+        &metric("entries stored"),
+        stored as f64,
+        "entries",
+    );
+    report(
+        "retention",
+        &metric("entries pruned"),
+        pruned as f64,
+        "entries",
+    );
+    report("retention", &metric("wall time"), secs, "s");
+    if let Some(&(entries, live, disk)) = daily.last() {
+        report(
+            "retention",
+            &metric("entries at the end"),
+            entries as f64,
+            "entries",
+        );
+        report(
+            "retention",
+            &metric("live data at the end"),
+            live as f64 / 1e6,
+            "MB",
+        );
+        report(
+            "retention",
+            &metric("disk at the end"),
+            disk as f64 / 1e6,
+            "MB",
+        );
     }
-    // Once tombstones have reached their steady state (day 34 on), the
-    // store should stop growing: compare the peak of the middle third of
-    // the steady days with the peak of the last third.
-    let steady: Vec<u64> = daily.iter().skip(34).map(|d| d.1).collect();
+    // Tombstones reach their steady state after 3 + 30 days: from then on
+    // the store should stop growing. Compare the peaks of the middle and
+    // the last third of those days.
+    let steady: Vec<u64> = daily.iter().skip(34).map(|d| d.2).collect();
     if steady.len() >= 6 {
         let third = steady.len() / 3;
-        let middle = steady[third..2 * third].iter().max().copied().unwrap_or(0);
-        let last = steady[2 * third..].iter().max().copied().unwrap_or(0);
+        let peak = |days: &[u64]| days.iter().max().copied().unwrap_or(0) as f64 / 1e6;
         report(
             "retention",
-            "peak disk, middle of steady state",
-            middle as f64 / 1e6,
+            &metric("peak disk, middle of steady state"),
+            peak(&steady[third..2 * third]),
             "MB",
         );
         report(
             "retention",
-            "peak disk, end of steady state",
-            last as f64 / 1e6,
+            &metric("peak disk, end of steady state"),
+            peak(&steady[2 * third..]),
             "MB",
         );
     }
-    let peak = daily.iter().map(|d| d.1).max().unwrap_or(0);
-    report("retention", "peak disk", peak as f64 / 1e6, "MB");
-    let live: u64 = store.live_data().expect("scan").iter().map(|t| t.2).sum();
-    report("retention", "live data at the end", live as f64 / 1e6, "MB");
-    drop(store);
-    let began = Instant::now();
-    let compacted = Store::compact(dir.path(), 16 << 20, 0).expect("compact");
-    report(
-        "retention",
-        "disk after tidings compact",
-        compacted.after as f64 / 1e6,
-        "MB",
-    );
-    report(
-        "retention",
-        "tidings compact took",
-        began.elapsed().as_secs_f64(),
-        "s",
-    );
+    let peak = daily.iter().map(|d| d.2).max().unwrap_or(0);
+    report("retention", &metric("peak disk"), peak as f64 / 1e6, "MB");
+    if compact {
+        report(
+            "retention",
+            &metric("compactions"),
+            compactions as f64,
+            "compactions",
+        );
+        report("retention", &metric("time compacting"), compact_secs, "s");
+    } else {
+        drop(store);
+        let t = Instant::now();
+        let compacted = Store::compact(dir.path(), 16 << 20, 0).expect("compact");
+        report(
+            "retention",
+            "disk after tidings compact",
+            compacted.after as f64 / 1e6,
+            "MB",
+        );
+        report(
+            "retention",
+            "tidings compact took",
+            t.elapsed().as_secs_f64(),
+            "s",
+        );
+    }
+}
+
+fn live_bytes(store: &Store) -> u64 {
+    store.live_data().expect("scan").iter().map(|t| t.2).sum()
 }

@@ -140,7 +140,7 @@ impl Housekeeper {
                 return Ok(None);
             }
             let live: u64 = store.live_data()?.iter().map(|t| t.2).sum();
-            Ok((disk > live.saturating_mul(COMPACT_RATIO)).then_some((disk, live)))
+            Ok(compaction_due(disk, live, floor).then_some((disk, live)))
         })
         .await;
         match answer {
@@ -187,6 +187,13 @@ impl Housekeeper {
             }
         }
     }
+}
+
+/// The compaction rule: a store of `disk` bytes holding `live` bytes of
+/// records is worth rewriting when it is over `floor` and
+/// [`COMPACT_RATIO`] times its data.
+pub fn compaction_due(disk: u64, live: u64, floor: u64) -> bool {
+    disk >= floor && disk > live.saturating_mul(COMPACT_RATIO)
 }
 
 async fn blocking<T: Send + 'static>(
