@@ -195,8 +195,16 @@ fn ingest_into_store(
                 continue;
             };
             parsed_items += parsed.items.len();
-            let entries = tidings::poll::entries_of(&state, parsed, tidings::model::now());
-            let counts = store.store_fetch(&state, entries).expect("store");
+            // As the poller stores a fetch: with what the fetch knows about
+            // each item's identity (`store_fetch` would re-derive it from
+            // each entry alone, parsing its link again).
+            let entries = tidings::poll::incoming_of(
+                &state,
+                parsed,
+                tidings::dedup::IdentityMode::Guid,
+                tidings::model::now(),
+            );
+            let counts = store.store_incoming(&state, entries).expect("store");
             stored += counts.new;
             if flush_each && counts.new + counts.updated > 0 {
                 store.flush().expect("flush");
