@@ -4,7 +4,9 @@
 //! `{"scenario": …, "metric": …, "value": …, "unit": …}`.
 //!
 //! ```text
-//! cargo bench --bench pipeline -- ingest               fetch-free ingest of the news replay
+//! cargo bench --bench pipeline -- ingest [FEED]        fetch-free ingest of the news replay
+//!                                                      (or of the feeds whose name contains FEED,
+//!                                                      a short run for a profiler)
 //! cargo bench --bench pipeline -- build-store DIR N    a store of N realistic entries
 //! cargo bench --bench pipeline -- upstream PORT N      N fake feeds (blocks; for poll-scale)
 //! cargo bench --bench pipeline -- poll-scale URL N DIR two polling cycles of N feeds
@@ -26,7 +28,7 @@ fn main() {
         .collect();
     let arg = |i: usize| args.get(i).cloned().unwrap_or_else(|| usage());
     match args.first().map(String::as_str) {
-        Some("ingest") => ingest(),
+        Some("ingest") => ingest(args.get(1).map(String::as_str)),
         Some("build-store") => build_store(
             Path::new(&arg(1)),
             arg(2).parse().unwrap_or_else(|_| usage()),
@@ -42,14 +44,14 @@ fn main() {
         ),
         Some("match-store") => match_store(Path::new(&arg(1))),
         // `cargo bench` with no arguments: the quick, self-contained one.
-        None => ingest(),
+        None => ingest(None),
         Some(_) => usage(),
     }
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: pipeline ingest | build-store DIR N | upstream PORT N | poll-scale URL N DIR | match-store DIR"
+        "usage: pipeline ingest [FEED] | build-store DIR N | upstream PORT N | poll-scale URL N DIR | match-store DIR"
     );
     std::process::exit(2)
 }
@@ -103,8 +105,9 @@ fn read_dir(dir: &Path) -> Vec<PathBuf> {
 /// Scenario 1: the same bytes through a bare XML scan, feed-rs alone, and
 /// tidings' whole fetch-free ingest (hash check, normalize, identify,
 /// store in sled, flush per stored fetch, as the poller does).
-fn ingest() {
-    let feeds = replay();
+fn ingest(only: Option<&str>) {
+    let mut feeds = replay();
+    feeds.retain(|(name, _)| only.is_none_or(|o| name.contains(o)));
     let files: usize = feeds.iter().map(|f| f.1.len()).sum();
     let bytes: usize = feeds.iter().flat_map(|f| &f.1).map(Vec::len).sum();
     let mb = bytes as f64 / 1e6;
@@ -195,8 +198,16 @@ fn ingest_into_store(
                 continue;
             };
             parsed_items += parsed.items.len();
-            let entries = tidings::poll::entries_of(&state, parsed, tidings::model::now());
-            let counts = store.store_fetch(&state, entries).expect("store");
+            // As the poller stores a fetch: with what the fetch knows about
+            // each item's identity (`store_fetch` would re-derive it from
+            // each entry alone, parsing its link again).
+            let entries = tidings::poll::incoming_of(
+                &state,
+                parsed,
+                tidings::dedup::IdentityMode::Guid,
+                tidings::model::now(),
+            );
+            let counts = store.store_incoming(&state, entries).expect("store");
             stored += counts.new;
             if flush_each && counts.new + counts.updated > 0 {
                 store.flush().expect("flush");

@@ -52,32 +52,39 @@ pub struct Sketch {
 impl Sketch {
     /// Sketches a title and an HTML summary (or content).
     pub fn of(title: &str, body_html: Option<&str>) -> Sketch {
-        let title_words = content_words(title);
+        // The content words joined by spaces, written straight into one
+        // string each (no string per word).
+        let mut title_text = String::with_capacity(title.len());
+        let mut title_words = 0usize;
+        for_each_content_word(title, |w| {
+            join(&mut title_text, &mut title_words, w);
+            true
+        });
+        let mut all = title_text.clone();
+        let mut all_words = title_words;
         // Only the lede counts: convert no more of a long body than it
         // needs.
-        let body =
-            body_html.map(|html| crate::normalize::text::html_to_text(prefix(html, LEDE_BYTES)));
-        let lede: Vec<String> = body
-            .as_deref()
-            .map(|b| content_word_iter(b).take(LEDE_WORDS).collect())
-            .unwrap_or_default();
-        let all: Vec<&str> = title_words
-            .iter()
-            .chain(lede.iter())
-            .map(String::as_str)
-            .collect();
-        let mut title_grams: Vec<u32> = grams(&title_words.join(" "))
+        if let Some(html) = body_html {
+            let body = crate::normalize::text::html_to_text(prefix(html, LEDE_BYTES));
+            let mut lede = 0;
+            for_each_content_word(&body, |w| {
+                join(&mut all, &mut all_words, w);
+                lede += 1;
+                lede < LEDE_WORDS
+            });
+        }
+        let mut title_grams: Vec<u32> = grams(&title_text)
             .map(|g| mix(g, TITLE_SEED) as u32)
             .collect();
         title_grams.sort_unstable();
         title_grams.dedup();
         title_grams.truncate(TITLE_GRAMS);
         Sketch {
-            minhash: minhash(&all.join(" ")),
+            minhash: minhash(&all),
             title: title_grams,
             numbers: title_numbers(title),
             template: is_template_title(title),
-            words: u16::try_from(all.len()).unwrap_or(u16::MAX),
+            words: u16::try_from(all_words).unwrap_or(u16::MAX),
         }
     }
 
@@ -166,16 +173,61 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     std::iter::from_fn(move || {
         let mut word = String::new();
         for c in chars.by_ref() {
-            match c {
-                'ё' => word.push('е'),
-                '\u{ad}' | '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' => {}
-                c if c.is_alphanumeric() => word.push(c),
-                _ if word.is_empty() => {}
-                _ => return Some(word),
+            if !fold_into(&mut word, c) {
+                return Some(word);
             }
         }
         (!word.is_empty()).then_some(word)
     })
+}
+
+/// Adds folded character `c` to `word`; `false` when `c` ends a nonempty
+/// word (the rule of [`words`]).
+#[inline]
+fn fold_into(word: &mut String, c: char) -> bool {
+    match c {
+        'ё' => word.push('е'),
+        '\u{ad}' | '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' => {}
+        c if c.is_alphanumeric() => word.push(c),
+        _ if word.is_empty() => {}
+        _ => return false,
+    }
+    true
+}
+
+/// Calls `each` with every word [`words`] yields, in order, from one
+/// reused buffer, until it returns `false`.
+fn for_each_word(text: &str, mut each: impl FnMut(&str) -> bool) {
+    let mut word = String::new();
+    let mut feed = |c: char, word: &mut String| -> bool {
+        if fold_into(word, c) {
+            return true;
+        }
+        let go_on = each(word);
+        word.clear();
+        go_on
+    };
+    let finished = if text.is_ascii() {
+        text.chars()
+            .map(|c| c.to_ascii_lowercase())
+            .all(|c| feed(c, &mut word))
+    } else {
+        text.nfkc()
+            .flat_map(char::to_lowercase)
+            .all(|c| feed(c, &mut word))
+    };
+    if finished && !word.is_empty() {
+        each(&word);
+    }
+}
+
+/// Appends `w` to a space-separated list of `n` words.
+fn join(list: &mut String, n: &mut usize, w: &str) {
+    if *n > 0 {
+        list.push(' ');
+    }
+    list.push_str(w);
+    *n += 1;
 }
 
 /// The longest prefix of `text` of at most `max` bytes, cut at a character.
@@ -197,10 +249,18 @@ pub fn content_words(text: &str) -> Vec<String> {
 }
 
 fn content_word_iter(text: &str) -> impl Iterator<Item = String> + '_ {
-    words(text)
-        .filter(|w| w.chars().nth(1).is_some())
-        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
-        .filter(|w| !STOP_WORD_SET.contains(w.as_str()))
+    words(text).filter(|w| is_content_word(w))
+}
+
+/// Calls `each` with every content word of `text` until it returns `false`.
+fn for_each_content_word(text: &str, mut each: impl FnMut(&str) -> bool) {
+    for_each_word(text, |w| !is_content_word(w) || each(w));
+}
+
+fn is_content_word(w: &str) -> bool {
+    w.chars().nth(1).is_some()
+        && !w.chars().all(|c| c.is_ascii_digit())
+        && !STOP_WORD_SET.contains(w)
 }
 
 static STOP_WORD_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
@@ -309,17 +369,48 @@ fn grams(text: &str) -> impl Iterator<Item = u64> + '_ {
 }
 
 fn minhash(text: &str) -> Vec<u32> {
-    let mut mins = vec![u64::MAX; MINHASH_LEN];
-    for g in grams(text) {
-        for (slot, seed) in mins.iter_mut().zip(SEEDS.iter()) {
-            let h = mix(g, *seed);
-            if h < *slot {
-                *slot = h;
-            }
-        }
-    }
+    let mut grams: Vec<u64> = grams(text).collect();
+    // A repeated 4-gram cannot lower a minimum twice.
+    grams.sort_unstable();
+    grams.dedup();
+    let mut mins = [u64::MAX; MINHASH_LEN];
+    fold_grams(&grams, &mut mins);
     // An empty text gets a sketch equal to no other text's.
     mins.into_iter().map(|m| (m >> 32) as u32).collect()
+}
+
+/// Lowers each of `mins` to the smallest of its hash function over
+/// `grams`: 64 multiplications-heavy hashes per 4-gram, the bulk of
+/// sketching. With AVX-512 they run eight at a time (same arithmetic,
+/// same results, about five times faster); without it, one by one.
+fn fold_grams(grams: &[u64], mins: &mut [u64; MINHASH_LEN]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+    {
+        // SAFETY: the CPU supports the features `fold_grams_avx512` is
+        // compiled for (checked just above).
+        unsafe { fold_grams_avx512(grams, mins) };
+        return;
+    }
+    fold_grams_portable(grams, mins);
+}
+
+#[inline(always)]
+fn fold_grams_portable(grams: &[u64], mins: &mut [u64; MINHASH_LEN]) {
+    for &g in grams {
+        for (slot, seed) in mins.iter_mut().zip(SEEDS.iter()) {
+            *slot = (*slot).min(mix(g, *seed));
+        }
+    }
+}
+
+/// [`fold_grams_portable`] compiled with AVX-512 (64-bit lane multiplies
+/// and unsigned minimums), which the compiler vectorizes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+fn fold_grams_avx512(grams: &[u64], mins: &mut [u64; MINHASH_LEN]) {
+    fold_grams_portable(grams, mins);
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -338,6 +429,7 @@ fn fnv(bytes: &[u8]) -> u64 {
 
 /// SplitMix64's finalizer over `x ^ seed`: one independent-looking hash
 /// function per seed.
+#[inline(always)]
 fn mix(x: u64, seed: u64) -> u64 {
     let mut z = x ^ seed;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -574,6 +666,71 @@ static STOP_WORDS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sketching_from_one_buffer_equals_joining_word_strings() {
+        let body = "<p>МОСКВА, 12 мая. Президент России Владимир Путин и председатель \
+            КНР Си Цзиньпин провели переговоры в Кремле; the talks covered gas, \
+            oil &amp; the Power of Siberia 2 pipeline, ёлки-палки, em\u{200b}ergency \
+            sur\u{ad}charge, ＡＢＣ, 7,800 tonnes and more words to pass the thirty \
+            word lede limit of a sketch, one two three four five six seven.</p>";
+        for (title, body) in [
+            (
+                "China, Russia sign gas pipeline deal as Xi visits Moscow",
+                Some(body),
+            ),
+            ("Путин и Си обсудили поставки газа", Some(body)),
+            ("The 10 must-reads for April 29, 2020", None),
+            ("", Some(body)),
+            ("", None),
+            ("a", Some("<b>x</b>")),
+        ] {
+            let title_words = content_words(title);
+            let lede: Vec<String> = body
+                .map(|b| {
+                    let text = crate::normalize::text::html_to_text(prefix(b, LEDE_BYTES));
+                    content_word_iter(&text).take(LEDE_WORDS).collect()
+                })
+                .unwrap_or_default();
+            let all: Vec<&str> = title_words
+                .iter()
+                .chain(&lede)
+                .map(String::as_str)
+                .collect();
+            let sketch = Sketch::of(title, body);
+            assert_eq!(sketch.minhash, minhash(&all.join(" ")), "{title}");
+            assert_eq!(usize::from(sketch.words), all.len(), "{title}");
+            let mut title_grams: Vec<u32> = grams(&title_words.join(" "))
+                .map(|g| mix(g, TITLE_SEED) as u32)
+                .collect();
+            title_grams.sort_unstable();
+            title_grams.dedup();
+            title_grams.truncate(TITLE_GRAMS);
+            assert_eq!(sketch.title, title_grams, "{title}");
+            let mut each = Vec::new();
+            for_each_word(body.unwrap_or(title), |w| {
+                each.push(w.to_owned());
+                true
+            });
+            assert_eq!(each, words(body.unwrap_or(title)).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn the_fast_minhash_fold_equals_the_portable_one() {
+        // Sketches are stored: whichever path a CPU takes must give the
+        // very same values.
+        let grams: Vec<u64> = (0..500u64).map(|i| mix(i, 0x1234)).collect();
+        let (mut fast, mut portable) = ([u64::MAX; MINHASH_LEN], [u64::MAX; MINHASH_LEN]);
+        fold_grams(&grams, &mut fast);
+        fold_grams_portable(&grams, &mut portable);
+        assert_eq!(fast, portable);
+        // A known value, computed before the fast path existed.
+        assert_eq!(
+            minhash("china russia")[..4],
+            [1_686_783_474, 684_054_063, 799_175_413, 596_180_156]
+        );
+    }
 
     #[test]
     fn words_fold_case_width_and_yo() {

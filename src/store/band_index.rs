@@ -13,6 +13,33 @@
 use crate::dedup::cluster;
 use crate::model::EntryId;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Band hashes are already uniform 64-bit values (SplitMix64 outputs):
+/// hashing them again with SipHash, as `HashMap` does by default, was a
+/// tenth of storing a fetch. This folds the key with one multiplication.
+#[derive(Default)]
+struct BandHasher(u64);
+
+impl Hasher for BandHasher {
+    fn finish(&self) -> u64 {
+        let wide = u128::from(self.0) * 0x9e37_79b9_7f4a_7c15;
+        (wide as u64) ^ ((wide >> 64) as u64)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed here; anything else still works.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type BandMap<V> = HashMap<u64, V, BuildHasherDefault<BandHasher>>;
 
 /// How long an entry stays indexed: as long as a copy or an edit of it may
 /// arrive, and a day's slack.
@@ -38,9 +65,9 @@ pub struct BandIndex {
     newest: i64,
     by_id: HashMap<EntryId, u64>,
     /// The first entry of each bucket (most buckets hold one)…
-    buckets: HashMap<u64, u64>,
+    buckets: BandMap<u64>,
     /// …and the others, for the few that hold several.
-    overflow: HashMap<u64, Vec<u64>>,
+    overflow: BandMap<Vec<u64>>,
 }
 
 impl BandIndex {
@@ -51,8 +78,8 @@ impl BandIndex {
             first: 0,
             newest: i64::MIN,
             by_id: HashMap::new(),
-            buckets: HashMap::new(),
-            overflow: HashMap::new(),
+            buckets: BandMap::default(),
+            overflow: BandMap::default(),
         }
     }
 
@@ -109,18 +136,20 @@ impl BandIndex {
         except: EntryId,
         min_shared: usize,
     ) -> Vec<(EntryId, i64)> {
-        let mut shared: HashMap<u64, usize> = HashMap::new();
+        // Every entry once per band it shares; sorted, an entry's count is
+        // the length of its run.
+        let mut hits: Vec<u64> = Vec::new();
         for band in bands {
-            let first = self.buckets.get(&band).into_iter();
-            let more = self.overflow.get(&band).into_iter().flatten();
-            for seq in first.chain(more) {
-                *shared.entry(*seq).or_default() += 1;
-            }
+            hits.extend(self.buckets.get(&band));
+            hits.extend(self.overflow.get(&band).into_iter().flatten());
         }
+        hits.sort_unstable();
+        let shared = hits
+            .chunk_by(|a, b| a == b)
+            .filter(|run| run.len() >= min_shared)
+            .map(|run| run[0]);
         let mut out: Vec<(EntryId, i64)> = shared
-            .into_iter()
-            .filter(|(_, n)| *n >= min_shared)
-            .filter_map(|(seq, _)| self.entries.get((seq - self.first) as usize)?.as_ref())
+            .filter_map(|seq| self.entries.get((seq - self.first) as usize)?.as_ref())
             .filter(|e| e.id != except && (e.secs - secs).abs() <= window)
             .map(|e| (e.id, e.secs))
             .collect();

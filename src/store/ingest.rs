@@ -262,7 +262,7 @@ impl Tx<'_> {
                     cluster::edit_window(),
                 )?
                 .into_iter()
-                .filter(|(c, r)| r.content_keyed && !listed.contains(&c.entry))
+                .filter(|(c, content_keyed)| *content_keyed && !listed.contains(&c.entry))
                 .map(|(c, _)| c)
                 .collect();
             match cluster::edit_of(&newcomer, &candidates) {
@@ -509,7 +509,7 @@ impl Tx<'_> {
     }
 
     /// The scanned candidates of item `id` first stored within `window` of
-    /// `at`, with their records. (An item that looked known before the
+    /// `at`, with whether each is known by its text alone. (An item that looked known before the
     /// transaction but turned out new — another fetch removed its entry
     /// meanwhile — has none.)
     fn similar(
@@ -517,7 +517,7 @@ impl Tx<'_> {
         id: EntryId,
         at: DateTime<Utc>,
         window: Duration,
-    ) -> Result<Vec<(Candidate, StoryRecord)>, Abort> {
+    ) -> Result<Vec<(Candidate, bool)>, Abort> {
         let Some(scan) = self.scans.get(&id) else {
             return Ok(Vec::new());
         };
@@ -528,7 +528,8 @@ impl Tx<'_> {
                 continue;
             }
             if let Some(record) = self.record(*candidate)? {
-                out.push((self::candidate(*candidate, record.clone()), record));
+                let content_keyed = record.content_keyed;
+                out.push((self::candidate(*candidate, record), content_keyed));
             }
         }
         Ok(out)

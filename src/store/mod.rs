@@ -302,8 +302,18 @@ impl Store {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// Entries stored: the sum of the feeds' `entry_count`s, which every
+    /// stored fetch and every prune keep up to date. (`Tree::len` counts
+    /// by iterating the whole tree: on `/healthz` and at start-up that
+    /// read every entry of the store through the page cache — seconds and
+    /// ~65 MB of RSS with 100,000 entries.)
     pub fn entry_count(&self) -> usize {
-        self.entries.len()
+        self.feeds
+            .iter()
+            .values()
+            .filter_map(|v| codec::decode::<FeedState>(&v.ok()?).ok())
+            .map(|state| state.entry_count as usize)
+            .sum()
     }
 
     /// A cheap read that fails when the store does (for readiness checks).

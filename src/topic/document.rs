@@ -5,7 +5,7 @@
 //! any number of topics; only the fields some topic reads are indexed
 //! (entry bodies are long, and most topics never look at them).
 
-use super::key::{KeyTable, hash_str};
+use super::key::{KeyTable, hash_str, head_hash};
 use super::lang::{Language, resolve_language};
 use super::stem::{for_each_base, is_russian_ending, with_stem};
 use super::term::WordPattern;
@@ -136,11 +136,51 @@ pub struct Document {
     /// Word ids by the hash of their stem, and of each of their bases.
     stems: KeyTable,
     bases: KeyTable,
+    /// Every hash a lookup can be keyed by (words, stems, bases): most
+    /// terms of a topic do not occur in an entry, and one bit test says so
+    /// without a binary search.
+    filter: KeyFilter,
     /// Which scripts occur, so a term of another script is skipped at once.
     latin: bool,
     cyrillic: bool,
     feed: Option<FeedId>,
     language: Option<Language>,
+}
+
+/// A blocked Bloom filter over a document's word, stem, base and head
+/// hashes: 128 words of 64 bits, two bits per key in one word. A title and
+/// summary give a few hundred keys, so a few absent keys in a hundred get
+/// past it (and are then looked up as before); a present key always does,
+/// so matching results cannot change.
+struct KeyFilter([u64; KeyFilter::WORDS]);
+
+impl Default for KeyFilter {
+    fn default() -> KeyFilter {
+        KeyFilter([0; KeyFilter::WORDS])
+    }
+}
+
+impl KeyFilter {
+    const WORDS: usize = 128;
+
+    /// The word and bits of `hash`: FNV's low bits are weak, so a
+    /// multiplicative remix's high bits pick them.
+    fn bits(hash: u64) -> (usize, u64) {
+        let h = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let word = (h >> 57) as usize;
+        let mask = (1 << ((h >> 20) & 63)) | (1 << ((h >> 26) & 63));
+        (word, mask)
+    }
+
+    fn insert(&mut self, hash: u64) {
+        let (word, mask) = KeyFilter::bits(hash);
+        self.0[word] |= mask;
+    }
+
+    fn may_contain(&self, hash: u64) -> bool {
+        let (word, mask) = KeyFilter::bits(hash);
+        self.0[word] & mask == mask
+    }
 }
 
 /// One word occurrence while a document is built: its folded text in the
@@ -223,10 +263,19 @@ impl Builder {
         let mut words = Vec::with_capacity(distinct.len());
         let (mut stems, mut bases) = (Vec::with_capacity(distinct.len()), Vec::new());
         let (mut latin, mut cyrillic) = (false, false);
+        let mut filter = KeyFilter::default();
         for (id, (t, p)) in distinct.into_iter().enumerate() {
             let id = id as u32;
             let word = text(&t);
-            for_each_base(word, |b| bases.push((hash_str(b), id)));
+            filter.insert(hash_str(word));
+            if let Some(head) = head_hash(word) {
+                filter.insert(head);
+            }
+            for_each_base(word, |b| {
+                let hash = hash_str(b);
+                filter.insert(hash);
+                bases.push((hash, id));
+            });
             match Script::of(word) {
                 Script::Latin => latin = true,
                 Script::Cyrillic => cyrillic = true,
@@ -236,6 +285,7 @@ impl Builder {
             kept.push_str(word);
             let end = kept.len() as u32;
             let stem = with_stem(word, |stem, hash| {
+                filter.insert(hash);
                 stems.push((hash, id));
                 kept.push_str(stem);
                 end..kept.len() as u32
@@ -253,6 +303,7 @@ impl Builder {
             positions,
             stems: KeyTable::new(stems),
             bases: KeyTable::new(bases),
+            filter,
             latin,
             cyrillic,
             feed,
@@ -358,7 +409,7 @@ impl Document {
         let text = |id: u32| word(id).map_or("", |w| self.text_of(w));
         match pattern {
             WordPattern::Exact { word, script } => {
-                if self.has_script(*script) {
+                if self.has_script(*script) && self.filter.may_contain(word.hash()) {
                     let found = self
                         .words
                         .binary_search_by(|w| self.text_of(w).cmp(word.text()));
@@ -367,8 +418,13 @@ impl Document {
                     }
                 }
             }
-            WordPattern::Prefix { prefix, script } => {
-                if self.has_script(*script) {
+            WordPattern::Prefix {
+                prefix,
+                script,
+                head,
+            } => {
+                let may_occur = head.is_none_or(|h| self.filter.may_contain(h));
+                if self.has_script(*script) && may_occur {
                     let from = self.words.partition_point(|w| self.text_of(w) < &**prefix);
                     (from..self.words.len())
                         .map(|i| i as u32)
@@ -385,11 +441,13 @@ impl Document {
                 if !self.has_script(*script) {
                     return;
                 }
-                self.stems
-                    .get(stem.hash())
-                    .filter(|id| word(*id).is_some_and(|w| self.slice(&w.stem) == stem.text()))
-                    .for_each(&mut each);
-                for base in bases {
+                if self.filter.may_contain(stem.hash()) {
+                    self.stems
+                        .get(stem.hash())
+                        .filter(|id| word(*id).is_some_and(|w| self.slice(&w.stem) == stem.text()))
+                        .for_each(&mut each);
+                }
+                for base in bases.iter().filter(|b| self.filter.may_contain(b.hash())) {
                     self.bases
                         .get(base.hash())
                         .filter(|id| {

@@ -37,6 +37,20 @@ pub fn hash_str(text: &str) -> u64 {
     h.finish()
 }
 
+/// Characters of a word's head: a prefix term of at least this many
+/// characters can only match words that start with the same ones.
+const HEAD_CHARS: usize = 3;
+
+/// A key for the first [`HEAD_CHARS`] characters of `word`, when it has
+/// that many: documents file every word under it, so that a prefix term
+/// (`chip*`) is known absent without searching the document's words.
+pub fn head_hash(word: &str) -> Option<u64> {
+    let (end, _) = word.char_indices().nth(HEAD_CHARS - 1)?;
+    let end = end + word[end..].chars().next().map_or(0, char::len_utf8);
+    // Salted, so a head does not share its key with the equal short word.
+    Some(hash_str(&word[..end]) ^ 0x6865_6164_6b65_7973)
+}
+
 /// A word with its hash computed once.
 #[derive(Clone, Debug)]
 pub struct Key {
@@ -111,5 +125,9 @@ mod tests {
         assert_eq!(t.get(7).collect::<Vec<_>>(), [0, 2]);
         assert_eq!(t.get(3).collect::<Vec<_>>(), [1]);
         assert_eq!(t.get(5).count(), 0);
+        assert_eq!(head_hash("китайск"), head_hash("кит"));
+        assert_ne!(head_hash("китайск"), head_hash("кин"));
+        assert_eq!(head_hash("chip"), head_hash("chinese"));
+        assert_eq!(head_hash("ки"), None);
     }
 }

@@ -208,48 +208,50 @@ impl<'a> Evaluation<'a> {
     /// Where each occurrence of the term starts: every word of it,
     /// consecutive, in one segment.
     fn starts(&mut self, term: TermId) -> &[Pos] {
+        // Most calls find the term looked up already: keep that path
+        // small enough to inline.
         let (from, to) = match self.looked_up.get(term).copied().flatten() {
             Some(range) => range,
-            None if self.query.term(term).words.len() == 1 => {
-                let from = self.found.len() as u32;
-                if let Some(word) = self.query.term(term).words.first() {
-                    self.doc.append_positions(word, &mut self.found);
-                }
-                let range = (from, self.found.len() as u32);
-                if let Some(slot) = self.looked_up.get_mut(term) {
-                    *slot = Some(range);
-                }
-                range
-            }
-            None => {
-                let words = &self.query.term(term).words;
-                let mut starts = match words.first() {
-                    Some(first) => self.doc.positions(first),
-                    None => Vec::new(),
-                };
-                for (offset, word) in words.iter().enumerate().skip(1) {
-                    if starts.is_empty() {
-                        break;
-                    }
-                    let at = self.doc.positions(word);
-                    starts.retain(|s| {
-                        at.binary_search(&Pos {
-                            segment: s.segment,
-                            index: s.index.saturating_add(offset as u32),
-                        })
-                        .is_ok()
-                    });
-                }
-                let from = self.found.len() as u32;
-                self.found.extend_from_slice(&starts);
-                let range = (from, self.found.len() as u32);
-                if let Some(slot) = self.looked_up.get_mut(term) {
-                    *slot = Some(range);
-                }
-                range
-            }
+            None => self.look_up(term),
         };
         &self.found[from as usize..to as usize]
+    }
+
+    /// Looks `term` up in the document, appends its starts to `found`
+    /// and remembers where they are.
+    #[inline(never)]
+    fn look_up(&mut self, term: TermId) -> (u32, u32) {
+        let from = self.found.len() as u32;
+        let words = &self.query.term(term).words;
+        if words.len() == 1 {
+            if let Some(word) = words.first() {
+                self.doc.append_positions(word, &mut self.found);
+            }
+        } else {
+            let mut starts = match words.first() {
+                Some(first) => self.doc.positions(first),
+                None => Vec::new(),
+            };
+            for (offset, word) in words.iter().enumerate().skip(1) {
+                if starts.is_empty() {
+                    break;
+                }
+                let at = self.doc.positions(word);
+                starts.retain(|s| {
+                    at.binary_search(&Pos {
+                        segment: s.segment,
+                        index: s.index.saturating_add(offset as u32),
+                    })
+                    .is_ok()
+                });
+            }
+            self.found.extend_from_slice(&starts);
+        }
+        let range = (from, self.found.len() as u32);
+        if let Some(slot) = self.looked_up.get_mut(term) {
+            *slot = Some(range);
+        }
+        range
     }
 }
 

@@ -2,7 +2,7 @@
 //! each matched as any of its forms (the default), as one exact form (in
 //! quotes) or as a prefix (`word*`).
 
-use super::key::Key;
+use super::key::{Key, head_hash};
 use super::stem::{bases, stem};
 use super::text::{Script, for_each_word};
 use std::fmt;
@@ -21,8 +21,13 @@ pub enum WordPattern {
     },
     /// Exactly this folded word (case and accents still fold).
     Exact { word: Key, script: Script },
-    /// Any word that starts with this folded text.
-    Prefix { prefix: Box<str>, script: Script },
+    /// Any word that starts with this folded text (`head`: the key of
+    /// its first letters, see `key::head_hash`).
+    Prefix {
+        prefix: Box<str>,
+        script: Script,
+        head: Option<u64>,
+    },
 }
 
 impl WordPattern {
@@ -39,6 +44,7 @@ impl WordPattern {
         WordPattern::Prefix {
             prefix: prefix.into(),
             script: Script::of(prefix),
+            head: head_hash(prefix),
         }
     }
 
