@@ -41,6 +41,10 @@ impl Hasher for BandHasher {
 
 type BandMap<V> = HashMap<u64, V, BuildHasherDefault<BandHasher>>;
 
+/// At most this many candidates per lookup: the oldest and the newest
+/// halves (see [`BandIndex::candidates`]).
+pub const MAX_CANDIDATES: usize = 64;
+
 /// How long an entry stays indexed: as long as a copy or an edit of it may
 /// arrive, and a day's slack.
 pub fn keep() -> chrono::Duration {
@@ -154,6 +158,13 @@ impl BandIndex {
             .map(|e| (e.id, e.secs))
             .collect();
         out.sort_unstable_by_key(|(id, t)| (*t, *id));
+        if out.len() > MAX_CANDIDATES {
+            // A story carried by hundreds of feeds (or a template repeated
+            // in every item) would make each new copy read every earlier
+            // one: quadratic. The oldest copies lead to the story, the
+            // newest to a feed's own recent versions; those are enough.
+            out.drain(MAX_CANDIDATES / 2..out.len() - MAX_CANDIDATES / 2);
+        }
         out
     }
 
@@ -226,6 +237,21 @@ mod tests {
             index.candidates([9], 250, 500, id(9), 1),
             [(id(2), 200), (id(3), 300)]
         );
+    }
+
+    #[test]
+    fn a_story_with_many_copies_gives_its_oldest_and_newest() {
+        let mut index = BandIndex::new(1_000_000);
+        for n in 0..200u8 {
+            index.insert(id(n), i64::from(n), [1, 2]);
+        }
+        let found = index.candidates([1, 2], 100, 1_000, id(255), 2);
+        assert_eq!(found.len(), MAX_CANDIDATES);
+        let half = MAX_CANDIDATES / 2;
+        assert_eq!(found[0], (id(0), 0), "the oldest copy leads to the story");
+        assert_eq!(found[half - 1].1, half as i64 - 1);
+        assert_eq!(found[half].1, 200 - half as i64);
+        assert_eq!(found[MAX_CANDIDATES - 1], (id(199), 199));
     }
 
     #[test]
