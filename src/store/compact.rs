@@ -183,39 +183,12 @@ impl Store {
     /// this store refuses writes afterwards: it is retired, and its files
     /// go once it is dropped (see [`Store::remove_retired`]).
     pub(super) fn compact_into_next(&self) -> Result<Store, StoreError> {
-        let _writing = self.write_guard();
-        // A poisoned sled refuses to flush, and has nothing more to give
-        // to disk anyway: its copy is what gets written.
-        if !self.space.is_poisoned() {
+        self.move_to_next_generation(|next| {
             self.db.flush()?;
-        }
-        let next = next_dir(&self.root, &self.dir);
-        if next.exists() {
-            std::fs::remove_dir_all(&next).map_err(|e| io_error(&next, e))?;
-        }
-        let copied = self.copy_into(&next).and_then(|records| {
-            let store = Store::open_dir(&self.root, &next, self.cache_bytes)?;
-            Ok((records, store))
-        });
-        let (records, store) = match copied {
-            Ok(copied) => copied,
-            Err(e) => {
-                // This store is untouched; drop the partial copy (e.g. the
-                // disk had no room for it).
-                let _ = std::fs::remove_dir_all(&next);
-                return Err(e);
-            }
-        };
-        switch_to(&self.root, &next)?;
-        store.set_min_free(self.space.reserve());
-        // Caches keyed by the generation must not mistake the new store's
-        // pages for older ones.
-        store
-            .generation
-            .store(self.generation() + 1, Ordering::Release);
-        self.space.retire();
-        tracing::debug!(records, from = %self.dir.display(), to = %next.display(), "store compacted");
-        Ok(store)
+            let records = self.copy_into(next)?;
+            tracing::debug!(records, from = %self.dir.display(), to = %next.display(), "store copied");
+            Ok(())
+        })
     }
 
     /// Moves a store sled refuses to write to (see `space`) into the next
@@ -227,23 +200,37 @@ impl Store {
     ///
     /// [`compact_into_next`]: Store::compact_into_next
     pub(super) fn recover_into_next(&self) -> Result<Store, StoreError> {
+        self.move_to_next_generation(|next| {
+            copy_files(&self.root, &self.dir, next).map_err(|e| io_error(next, e))
+        })
+    }
+
+    /// Has `fill` write the next generation's directory, opens it, switches
+    /// to it and retires this store, all under the write guard. A failure
+    /// before the switch leaves this store as it was, in use.
+    fn move_to_next_generation(
+        &self,
+        fill: impl FnOnce(&Path) -> Result<(), StoreError>,
+    ) -> Result<Store, StoreError> {
         let _writing = self.write_guard();
         let next = next_dir(&self.root, &self.dir);
         if next.exists() {
             std::fs::remove_dir_all(&next).map_err(|e| io_error(&next, e))?;
         }
-        let copied = copy_files(&self.root, &self.dir, &next)
-            .map_err(|e| io_error(&next, e))
-            .and_then(|()| Store::open_dir(&self.root, &next, self.cache_bytes));
-        let store = match copied {
+        let opened =
+            fill(&next).and_then(|()| Store::open_dir(&self.root, &next, self.cache_bytes));
+        let store = match opened {
             Ok(store) => store,
             Err(e) => {
+                // Drop the partial copy (e.g. the disk had no room for it).
                 let _ = std::fs::remove_dir_all(&next);
                 return Err(e);
             }
         };
         switch_to(&self.root, &next)?;
         store.set_min_free(self.space.reserve());
+        // Caches keyed by the generation must not mistake the new store's
+        // pages for older ones.
         store
             .generation
             .store(self.generation() + 1, Ordering::Release);
