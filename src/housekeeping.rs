@@ -102,18 +102,7 @@ impl Housekeeper {
     async fn prune(&self, policy: RetentionPolicy, every: Duration) {
         let began = Instant::now();
         let now = crate::model::now();
-        let store = self.store.clone();
-        let pass = blocking(move || {
-            store.write(|s| {
-                let report = s.prune(&policy, now)?;
-                if report.pruned + report.tombstones_expired > 0 {
-                    s.flush()?;
-                }
-                Ok(report)
-            })
-        })
-        .await;
-        match pass {
+        match crate::store::retention::prune(self.store.clone(), policy, now).await {
             Ok(report) => {
                 self.metrics.record_retention(Ok(&report));
                 log_pass(&report, began.elapsed(), self.store.get().entry_count());

@@ -10,14 +10,13 @@
 //! thread ([`prune`] does), on a schedule or after `poll --once`.
 
 use super::stories::{KeyHash, StoryRecord, Tombstone, key};
-use super::{CodecError, Store, StoreError, codec, keys};
+use super::{CodecError, SharedStore, Store, StoreError, codec, keys};
 use crate::model::{Entry, EntryId, FeedId, FeedState};
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// What to keep (`[storage] max_age`, `max_entries_per_feed`); `None` keeps
 /// everything.
@@ -53,19 +52,22 @@ const BATCH: usize = 256;
 
 type Abort = ConflictableTransactionError<CodecError>;
 
-/// Runs [`Store::prune`] on a blocking thread, and flushes what it
-/// removed to disk.
+/// Runs [`Store::prune`] on a blocking thread, through the write gate of
+/// [`SharedStore`], and flushes what it removed to disk.
 pub async fn prune(
-    store: Arc<Store>,
+    store: impl Into<SharedStore>,
     policy: RetentionPolicy,
     now: DateTime<Utc>,
 ) -> Result<PruneReport, StoreError> {
+    let store = store.into();
     tokio::task::spawn_blocking(move || {
-        let report = store.prune(&policy, now)?;
-        if report.pruned + report.tombstones_expired > 0 {
-            store.flush()?;
-        }
-        Ok(report)
+        store.write(|store| {
+            let report = store.prune(&policy, now)?;
+            if report.pruned + report.tombstones_expired > 0 {
+                store.flush()?;
+            }
+            Ok(report)
+        })
     })
     .await
     .map_err(|e| StoreError::Task(e.to_string()))?
