@@ -114,7 +114,7 @@ fn replay(feeds: &Feeds, cycles: usize, compact: bool, label: &str) {
             if compact {
                 let current = store.get();
                 let disk = current.size_on_disk().expect("size");
-                let floor = COMPACT_FLOOR.max(compacted_to.saturating_mul(2));
+                let floor = tidings::housekeeping::compaction_floor(COMPACT_FLOOR, compacted_to);
                 if disk >= floor {
                     let live = live_bytes(&current);
                     drop(current);

@@ -55,8 +55,7 @@ impl Housekeeper {
     pub async fn run(self, mut config: watch::Receiver<Arc<Config>>) {
         let started = Instant::now();
         let mut last_pass: Option<Instant> = None;
-        // Disk use right after the last compaction: the next one waits for
-        // the store to at least double, whatever the ratio says.
+        // Disk use right after the last compaction (see `compaction_floor`).
         let mut compacted_to = 0u64;
         let mut recovery = tokio::time::interval(RECOVERY_CHECK);
         recovery.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -87,9 +86,7 @@ impl Housekeeper {
             let storage = config.borrow().storage.clone();
             self.prune(storage.retention, every).await;
             last_pass = Some(Instant::now());
-            let floor = storage
-                .compact_above_bytes
-                .max(compacted_to.saturating_mul(2));
+            let floor = compaction_floor(storage.compact_above_bytes, compacted_to);
             if self.wants_compaction(floor).await {
                 if let Some(summary) = self.compact("size").await {
                     compacted_to = summary.after;
@@ -159,7 +156,7 @@ impl Housekeeper {
             Ok(summary) => {
                 self.metrics.record_compaction(reason, true);
                 tracing::info!(
-                    records = summary.records,
+                    entries = summary.entries,
                     took_ms = began.elapsed().as_millis(),
                     "store compacted: {:.1} MB → {:.1} MB",
                     summary.before as f64 / 1e6,
@@ -176,6 +173,14 @@ impl Housekeeper {
             }
         }
     }
+}
+
+/// Below this size a store is not considered for compaction (and not
+/// scanned): the configured floor, or twice its size right after the last
+/// compaction (`compacted_to`; 0 before the first), whichever is larger,
+/// so a store that stays above the ratio is not rewritten again and again.
+pub fn compaction_floor(configured: u64, compacted_to: u64) -> u64 {
+    configured.max(compacted_to.saturating_mul(2))
 }
 
 /// The compaction rule: a store of `disk` bytes holding `live` bytes of

@@ -187,8 +187,8 @@ fn main() -> ExitCode {
                 let s = daemon::compact(&config).await?;
                 let mb = |b: u64| b as f64 / 1e6;
                 println!(
-                    "compacted {} records in {}: {:.1} MB → {:.1} MB",
-                    s.records,
+                    "compacted {} entries in {}: {:.1} MB → {:.1} MB",
+                    s.entries,
                     config.storage.path.display(),
                     mb(s.before),
                     mb(s.after)

@@ -93,7 +93,6 @@ impl SharedStore {
             .current
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Arc::clone(&new);
-        let records = new.entry_count() as u64;
         let after = new.size_on_disk()?;
         if old.is_poisoned() {
             // sled cannot close a database that failed a write: dropping it
@@ -114,7 +113,7 @@ impl SharedStore {
         Ok(CompactSummary {
             before,
             after,
-            records,
+            entries: new.entry_count() as u64,
         })
     }
 }
