@@ -414,6 +414,37 @@ impl Store {
         Ok(self.page(limit, None, keep)?.entries)
     }
 
+    /// Every entry, newest first (by first-stored time), after `before` or
+    /// from the newest, each with its time-index key (where a page cursor
+    /// points). A scan: call it from a blocking thread.
+    pub(crate) fn newest_first(
+        &self,
+        before: Option<&Cursor>,
+    ) -> impl Iterator<Item = Result<(sled::IVec, Entry), StoreError>> + '_ {
+        let keys = match before {
+            Some(cursor) => self.by_time.range(..&cursor.0[..]),
+            None => self.by_time.range::<&[u8], _>(..),
+        };
+        keys.keys().rev().filter_map(move |key| {
+            let key = match key {
+                Ok(key) => key,
+                Err(e) => return Some(Err(e.into())),
+            };
+            let id = keys::id_of_time_key(&key)?;
+            match self.entry(id) {
+                Ok(Some(entry)) => Some(Ok((key, entry))),
+                // The index and entries are written in one transaction, so
+                // a missing entry means the index is damaged; skip it rather
+                // than fail the whole scan.
+                Ok(None) => {
+                    tracing::warn!(entry = %id, "time index names a missing entry; skipped");
+                    None
+                }
+                Err(e) => Some(Err(e)),
+            }
+        })
+    }
+
     /// One page of the newest-first order: up to `limit` entries accepted by
     /// `keep` that come after `before` (or from the newest, without it),
     /// and the cursor where the next page starts when this one is full.
@@ -433,22 +464,8 @@ impl Store {
         if limit == 0 {
             return Ok(page);
         }
-        let keys = match before {
-            Some(cursor) => self.by_time.range(..&cursor.0[..]),
-            None => self.by_time.range::<&[u8], _>(..),
-        };
-        for key in keys.keys().rev() {
-            let key = key?;
-            let Some(id) = keys::id_of_time_key(&key) else {
-                continue;
-            };
-            // The index and entries are written in one transaction, so a
-            // missing entry means the index is damaged; skip rather than fail
-            // the whole feed.
-            let Some(entry) = self.entry(id)? else {
-                tracing::warn!(entry = %id, "time index names a missing entry; skipped");
-                continue;
-            };
+        for found in self.newest_first(before) {
+            let (key, entry) = found?;
             if keep(&entry) {
                 page.entries.push(entry);
                 if page.entries.len() == limit {

@@ -111,20 +111,14 @@ impl Store {
             .map(|age| now - age);
         let mut per_feed: HashMap<FeedId, usize> = HashMap::new();
         let mut doomed = Vec::new();
-        for key in self.by_time.iter().keys().rev() {
-            let key = key?;
-            let Some(id) = keys::id_of_time_key(&key) else {
-                continue;
-            };
-            let Some(entry) = self.entry(id)? else {
-                continue;
-            };
+        for found in self.newest_first(None) {
+            let (_, entry) = found?;
             let rank = per_feed.entry(entry.feed).or_default();
             *rank += 1;
             let too_old = cutoff.is_some_and(|c| entry.first_seen < c);
             let too_many = policy.max_entries_per_feed.is_some_and(|max| *rank > max);
             if too_old || too_many {
-                doomed.push(id);
+                doomed.push(entry.id);
             }
         }
         Ok(doomed)

@@ -169,18 +169,8 @@ impl Store {
         if limit == 0 {
             return Ok(page);
         }
-        let keys = match before {
-            Some(cursor) => self.by_time.range(..&cursor.0[..]),
-            None => self.by_time.range::<&[u8], _>(..),
-        };
-        for key in keys.keys().rev() {
-            let key = key?;
-            let Some(id) = super::keys::id_of_time_key(&key) else {
-                continue;
-            };
-            let Some(entry) = self.entry(id)? else {
-                continue;
-            };
+        for found in self.newest_first(before) {
+            let (key, entry) = found?;
             let Some(story) = self.story_of(entry)? else {
                 continue;
             };
