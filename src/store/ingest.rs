@@ -78,13 +78,8 @@ impl Store {
         let _writing = self.write_guard();
         self.write_allowed()?;
         let scans = self.scan_for_new(state.id(), &incoming)?;
-        let result = (
-            &self.entries,
-            &self.by_time,
-            &self.feeds,
-            &self.identities,
-            &self.stories,
-        )
+        let result = self
+            .trees()
             .transaction(|(entries, by_time, feeds, identities, stories)| {
                 let tx = Tx {
                     entries,

@@ -243,6 +243,26 @@ impl Store {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Every tree a fetch or a retention batch writes, in one tuple for a
+    /// multi-tree transaction.
+    fn trees(
+        &self,
+    ) -> (
+        &sled::Tree,
+        &sled::Tree,
+        &sled::Tree,
+        &sled::Tree,
+        &sled::Tree,
+    ) {
+        (
+            &self.entries,
+            &self.by_time,
+            &self.feeds,
+            &self.identities,
+            &self.stories,
+        )
+    }
+
     /// The single-writer guard (see [`Store::writes`]).
     fn write_guard(&self) -> std::sync::MutexGuard<'_, ()> {
         self.writes.lock().unwrap_or_else(|p| p.into_inner())

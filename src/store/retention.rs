@@ -126,13 +126,8 @@ impl Store {
 
     fn remove_batch(&self, ids: &[EntryId], now: DateTime<Utc>) -> Result<usize, StoreError> {
         let _writing = self.write_guard();
-        let result = (
-            &self.entries,
-            &self.by_time,
-            &self.feeds,
-            &self.identities,
-            &self.stories,
-        )
+        let result = self
+            .trees()
             .transaction(|(entries, by_time, feeds, identities, stories)| {
                 let mut removed_per_feed: HashMap<FeedId, u64> = HashMap::new();
                 for id in ids {
