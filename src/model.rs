@@ -147,6 +147,30 @@ pub struct Entry {
     pub updated: DateTime<Utc>,
 }
 
+/// A bare entry for unit tests: the feed at `feed_url`, identity `key`,
+/// seen and updated at `at`, nothing else; a test sets what it needs with
+/// struct update syntax.
+#[cfg(test)]
+impl Entry {
+    pub(crate) fn bare(feed_url: &str, key: &str, title: &str, at: DateTime<Utc>) -> Entry {
+        Entry {
+            id: EntryId::derive(feed_url, key),
+            feed: FeedId::for_url(feed_url),
+            identity: key.into(),
+            link: None,
+            title: title.into(),
+            summary: None,
+            content: None,
+            authors: vec![],
+            categories: vec![],
+            language: None,
+            published: None,
+            first_seen: at,
+            updated: at,
+        }
+    }
+}
+
 impl Entry {
     /// The time the entry sorts by (newest first) in every served feed.
     /// Publisher dates in the future (bad clocks, wrong time zones) fall back

@@ -105,15 +105,8 @@ mod tests {
             feed: FeedId(feed),
             identity: String::new(),
             link: Some(link.into()),
-            title: "China and Russia sign gas pipeline deal".into(),
-            summary: None,
-            content: None,
-            authors: vec![],
-            categories: vec![],
-            language: None,
             published: Some(t),
-            first_seen: t,
-            updated: t,
+            ..Entry::bare("", "", "China and Russia sign gas pipeline deal", t)
         }
     }
 

@@ -247,7 +247,7 @@ fn read_u64(input: &mut impl Read) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Entry, EntryId, FeedState};
+    use crate::model::{Entry, FeedState};
 
     fn store_with_entries(path: &Path, n: usize) -> Store {
         let store = Store::open(path, 1 << 20).unwrap();
@@ -255,19 +255,8 @@ mod tests {
         let now = crate::model::now();
         let entries = (0..n)
             .map(|i| Entry {
-                id: EntryId::derive(&feed.url, &i.to_string()),
-                feed: feed.id(),
                 identity: format!("guid:{i}"),
-                link: None,
-                title: format!("Entry {i}"),
-                summary: None,
-                content: None,
-                authors: vec![],
-                categories: vec![],
-                language: None,
-                published: None,
-                first_seen: now,
-                updated: now,
+                ..Entry::bare(&feed.url, &i.to_string(), &format!("Entry {i}"), now)
             })
             .collect();
         store.store_fetch(&feed, entries).unwrap();

@@ -87,19 +87,8 @@ mod tests {
     fn entry(feed: &FeedState, key: &str, link: &str, minutes: i64) -> Entry {
         let t = DateTime::from_timestamp(1_700_000_000, 0).unwrap() + Duration::minutes(minutes);
         Entry {
-            id: EntryId::derive(&feed.url, key),
-            feed: feed.id(),
-            identity: key.into(),
             link: Some(link.into()),
-            title: "China and Russia sign gas pipeline deal".into(),
-            summary: None,
-            content: None,
-            authors: vec![],
-            categories: vec![],
-            language: None,
-            published: None,
-            first_seen: t,
-            updated: t,
+            ..Entry::bare(&feed.url, key, "China and Russia sign gas pipeline deal", t)
         }
     }
 

@@ -522,19 +522,10 @@ mod tests {
     fn entry(feed: &FeedState, key: &str, title: &str, minutes_ago: i64) -> Entry {
         let now = crate::model::now();
         Entry {
-            id: EntryId::derive(&feed.url, key),
-            feed: feed.id(),
-            identity: key.into(),
             link: Some(format!("https://a.example/{key}")),
-            title: title.into(),
-            summary: None,
-            content: None,
-            authors: vec![],
-            categories: vec![],
-            language: None,
             published: Some(now - Duration::minutes(minutes_ago)),
-            first_seen: now,
             updated: now - Duration::minutes(minutes_ago),
+            ..Entry::bare(&feed.url, key, title, now)
         }
     }
 

@@ -95,16 +95,7 @@ mod tests {
             id: EntryId([id; 16]),
             feed: FeedId(1),
             identity: String::new(),
-            link: None,
-            title: title.into(),
-            summary: None,
-            content: None,
-            authors: vec![],
-            categories: vec![],
-            language: None,
-            published: None,
-            first_seen: t,
-            updated: t,
+            ..Entry::bare("http://a.example/", "", title, t)
         }
     }
 
