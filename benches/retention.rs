@@ -116,7 +116,7 @@ fn replay(feeds: &Feeds, cycles: usize, compact: bool, label: &str) {
                 let disk = current.size_on_disk().expect("size");
                 let floor = tidings::housekeeping::compaction_floor(COMPACT_FLOOR, compacted_to);
                 if disk >= floor {
-                    let live = live_bytes(&current);
+                    let live = current.live_bytes().expect("scan");
                     drop(current);
                     if tidings::housekeeping::compaction_due(disk, live, floor) {
                         let t = Instant::now();
@@ -131,7 +131,7 @@ fn replay(feeds: &Feeds, cycles: usize, compact: bool, label: &str) {
             let day = (round + 1) / ROUNDS_PER_DAY;
             let current = store.get();
             let disk = current.size_on_disk().expect("size");
-            let (entries, live) = (current.entry_count(), live_bytes(&current));
+            let (entries, live) = (current.entry_count(), current.live_bytes().expect("scan"));
             eprintln!(
                 "day {day:3}: {entries:6} entries, {:5.1} MB live, {:6.1} MB on disk; {stored} stored, {pruned} pruned, {compactions} compactions so far",
                 live as f64 / 1e6,
@@ -229,8 +229,4 @@ fn replay(feeds: &Feeds, cycles: usize, compact: bool, label: &str) {
             "s",
         );
     }
-}
-
-fn live_bytes(store: &Store) -> u64 {
-    store.live_data().expect("scan").iter().map(|t| t.2).sum()
 }

@@ -125,7 +125,7 @@ impl Housekeeper {
             if disk < floor {
                 return Ok(None);
             }
-            let live: u64 = store.live_data()?.iter().map(|t| t.2).sum();
+            let live = store.live_bytes()?;
             Ok(compaction_due(disk, live, floor).then_some((disk, live)))
         })
         .await;

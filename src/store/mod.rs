@@ -346,6 +346,12 @@ impl Store {
         Ok(self.db.size_on_disk()?)
     }
 
+    /// Key + value bytes of every record: what a compacted store holds.
+    /// A full scan.
+    pub fn live_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.live_data()?.iter().map(|(_, _, bytes)| bytes).sum())
+    }
+
     /// Records and key + value bytes per tree: the live data, to compare
     /// with [`Store::size_on_disk`]. A full scan, for diagnostics and
     /// benchmarks.
