@@ -9,9 +9,15 @@
 //!
 //! Memory: about 0.9 kB per indexed entry (its 32 band hashes, and a
 //! 16-byte slot in each of its 32 buckets).
+//!
+//! A story carried by thousands of feeds puts thousands of copies in the
+//! same buckets, and every new copy would find (and the store would read)
+//! all of them: quadratic in its copies. So a bucket keeps only its newest
+//! [`BUCKET_CAP`] entries, and a lookup returns a few copies per story
+//! ([`PER_STORY`]): any copy leads to its story.
 
 use crate::dedup::cluster;
-use crate::model::EntryId;
+use crate::model::{EntryId, FeedId};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -45,17 +51,35 @@ type BandMap<V> = HashMap<u64, V, BuildHasherDefault<BandHasher>>;
 /// halves (see [`BandIndex::candidates`]).
 pub const MAX_CANDIDATES: usize = 64;
 
+/// At most this many copies of one story from other feeds per lookup: those
+/// sharing the most bands with the new entry. (Copies from the new entry's
+/// own feed all count: they tell whether its text recurs.)
+pub const PER_STORY: usize = 4;
+
+/// Entries kept per bucket, the newest. A bucket this full holds copies of
+/// one big story or a boilerplate text; older entries stay findable by
+/// their other bands.
+pub const BUCKET_CAP: usize = 128;
+
 /// How long an entry stays indexed: as long as a copy or an edit of it may
 /// arrive, and a day's slack.
 pub fn keep() -> chrono::Duration {
     cluster::window().max(cluster::edit_window()) + chrono::Duration::days(1)
 }
 
+/// Where an indexed entry belongs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placed {
+    pub id: EntryId,
+    /// When it was first stored (seconds since the epoch).
+    pub secs: i64,
+    pub feed: FeedId,
+    pub story: EntryId,
+}
+
 /// One indexed entry.
 struct Indexed {
-    id: EntryId,
-    /// When it was first stored (seconds since the epoch).
-    secs: i64,
+    at: Placed,
     bands: Vec<u64>,
 }
 
@@ -92,8 +116,8 @@ impl BandIndex {
     }
 
     /// Indexes an entry under its band hashes (again: it is moved).
-    pub fn insert(&mut self, id: EntryId, secs: i64, bands: impl IntoIterator<Item = u64>) {
-        self.remove(id);
+    pub fn insert(&mut self, at: Placed, bands: impl IntoIterator<Item = u64>) {
+        self.remove(at.id);
         let seq = self.first + self.entries.len() as u64;
         let bands: Vec<u64> = bands.into_iter().collect();
         for band in &bands {
@@ -101,14 +125,25 @@ impl BandIndex {
                 std::collections::hash_map::Entry::Vacant(v) => {
                     v.insert(seq);
                 }
-                std::collections::hash_map::Entry::Occupied(_) => {
-                    self.overflow.entry(*band).or_default().push(seq);
+                std::collections::hash_map::Entry::Occupied(mut head) => {
+                    // Sequence numbers only grow, so `more` stays sorted
+                    // (removals keep the order) and the oldest entry of
+                    // the bucket is its head or `more[0]`.
+                    let more = self.overflow.entry(*band).or_default();
+                    if more.len() + 1 >= BUCKET_CAP {
+                        if *head.get() < more[0] {
+                            *head.get_mut() = more.remove(0);
+                        } else {
+                            more.remove(0);
+                        }
+                    }
+                    more.push(seq);
                 }
             }
         }
-        self.entries.push_back(Some(Indexed { id, secs, bands }));
-        self.by_id.insert(id, seq);
-        self.newest = self.newest.max(secs);
+        self.entries.push_back(Some(Indexed { at, bands }));
+        self.by_id.insert(at.id, seq);
+        self.newest = self.newest.max(at.secs);
         self.expire();
     }
 
@@ -129,15 +164,15 @@ impl BandIndex {
         }
     }
 
-    /// The entries first stored within `window` seconds of `secs` that
-    /// share at least `min_shared` of `bands`, with their times, oldest
-    /// first.
+    /// The entries first stored within `window` seconds of `new`'s time
+    /// that share at least `min_shared` of `bands`, with their times,
+    /// oldest first: every one from `new`'s feed, and of other feeds'
+    /// entries [`PER_STORY`] per story.
     pub fn candidates(
         &self,
         bands: impl IntoIterator<Item = u64>,
-        secs: i64,
+        new: &Placed,
         window: i64,
-        except: EntryId,
         min_shared: usize,
     ) -> Vec<(EntryId, i64)> {
         // Every entry once per band it shares; sorted, an entry's count is
@@ -148,15 +183,34 @@ impl BandIndex {
             hits.extend(self.overflow.get(&band).into_iter().flatten());
         }
         hits.sort_unstable();
-        let shared = hits
+        let mut shared: Vec<(&Placed, usize)> = hits
             .chunk_by(|a, b| a == b)
             .filter(|run| run.len() >= min_shared)
-            .map(|run| run[0]);
-        let mut out: Vec<(EntryId, i64)> = shared
-            .filter_map(|seq| self.entries.get((seq - self.first) as usize)?.as_ref())
-            .filter(|e| e.id != except && (e.secs - secs).abs() <= window)
-            .map(|e| (e.id, e.secs))
+            .filter_map(|run| {
+                let e = self.entries.get((run[0] - self.first) as usize)?.as_ref()?;
+                Some((&e.at, run.len()))
+            })
+            .filter(|(e, _)| e.id != new.id && (e.secs - new.secs).abs() <= window)
             .collect();
+        // By story, those sharing the most bands first, then the newest.
+        shared.sort_unstable_by(|(a, a_shared), (b, b_shared)| {
+            (a.story, b_shared, b.secs, a.id).cmp(&(b.story, a_shared, a.secs, b.id))
+        });
+        let mut out: Vec<(EntryId, i64)> = Vec::new();
+        let mut story = None;
+        let mut taken = 0;
+        for (e, _) in shared {
+            if story != Some(e.story) {
+                story = Some(e.story);
+                taken = 0;
+            }
+            if e.feed == new.feed {
+                out.push((e.id, e.secs));
+            } else if taken < PER_STORY {
+                taken += 1;
+                out.push((e.id, e.secs));
+            }
+        }
         out.sort_unstable_by_key(|(id, t)| (*t, *id));
         if out.len() > MAX_CANDIDATES {
             // A story carried by hundreds of feeds (or a template repeated
@@ -175,9 +229,9 @@ impl BandIndex {
         let oldest = self.newest.saturating_sub(self.keep);
         while let Some(front) = self.entries.front() {
             match front {
-                Some(e) if e.secs >= oldest => break,
+                Some(e) if e.at.secs >= oldest => break,
                 Some(e) => {
-                    let id = e.id;
+                    let id = e.at.id;
                     self.remove(id);
                 }
                 None => {}
@@ -214,60 +268,121 @@ mod tests {
         EntryId([n; 16])
     }
 
+    /// Entry `n` at `secs`, a story of its own from a feed of its own.
+    fn e(n: u8, secs: i64) -> Placed {
+        Placed {
+            id: id(n),
+            secs,
+            feed: FeedId(u64::from(n)),
+            story: id(n),
+        }
+    }
+
     #[test]
     fn entries_sharing_bands_are_candidates_within_the_window() {
         let mut index = BandIndex::new(1000);
-        index.insert(id(1), 100, [1, 2, 3]);
-        index.insert(id(2), 200, [1, 2, 9]);
-        index.insert(id(3), 300, [7, 8, 9]);
+        index.insert(e(1, 100), [1, 2, 3]);
+        index.insert(e(2, 200), [1, 2, 9]);
+        index.insert(e(3, 300), [7, 8, 9]);
         assert_eq!(
-            index.candidates([1, 2, 4], 250, 500, id(9), 2),
+            index.candidates([1, 2, 4], &e(9, 250), 500, 2),
             [(id(1), 100), (id(2), 200)]
         );
         assert_eq!(
-            index.candidates([1, 2, 4], 250, 100, id(9), 2),
+            index.candidates([1, 2, 4], &e(9, 250), 100, 2),
             [(id(2), 200)]
         );
         assert_eq!(
-            index.candidates([1, 2, 4], 250, 500, id(2), 2),
+            index.candidates([1, 2, 4], &e(2, 250), 500, 2),
             [(id(1), 100)]
         );
-        assert_eq!(index.candidates([1, 4], 250, 500, id(9), 2), []);
+        assert_eq!(index.candidates([1, 4], &e(9, 250), 500, 2), []);
         assert_eq!(
-            index.candidates([9], 250, 500, id(9), 1),
+            index.candidates([9], &e(9, 250), 500, 1),
             [(id(2), 200), (id(3), 300)]
         );
     }
 
     #[test]
-    fn a_story_with_many_copies_gives_its_oldest_and_newest() {
+    fn many_candidates_give_the_oldest_and_newest() {
         let mut index = BandIndex::new(1_000_000);
-        for n in 0..200u8 {
-            index.insert(id(n), i64::from(n), [1, 2]);
+        for n in 0..120u8 {
+            index.insert(e(n, i64::from(n)), [1, 2]);
         }
-        let found = index.candidates([1, 2], 100, 1_000, id(255), 2);
+        let found = index.candidates([1, 2], &e(255, 100), 1_000, 2);
         assert_eq!(found.len(), MAX_CANDIDATES);
         let half = MAX_CANDIDATES / 2;
         assert_eq!(found[0], (id(0), 0), "the oldest copy leads to the story");
         assert_eq!(found[half - 1].1, half as i64 - 1);
-        assert_eq!(found[half].1, 200 - half as i64);
-        assert_eq!(found[MAX_CANDIDATES - 1], (id(199), 199));
+        assert_eq!(found[half].1, 120 - half as i64);
+        assert_eq!(found[MAX_CANDIDATES - 1], (id(119), 119));
+    }
+
+    #[test]
+    fn copies_of_one_story_are_a_few_candidates_and_own_feed_ones_all() {
+        let mut index = BandIndex::new(1_000_000);
+        let story = id(0);
+        for n in 0..100u8 {
+            let feed = FeedId(if n % 10 == 0 { 7 } else { 1000 + u64::from(n) });
+            let copy = Placed {
+                feed,
+                story,
+                ..e(n, i64::from(n))
+            };
+            // The first ten share all three bands, the others two.
+            let bands: &[u64] = if n < 10 { &[1, 2, 3] } else { &[1, 2] };
+            index.insert(copy, bands.iter().copied());
+        }
+        index.insert(e(200, 50), [1, 2]);
+        let new = Placed {
+            feed: FeedId(7),
+            ..e(255, 100)
+        };
+        let found = index.candidates([1, 2, 3], &new, 1_000, 2);
+        let mut ids: Vec<EntryId> = found.iter().map(|(id, _)| *id).collect();
+        ids.sort();
+        // Feed 7's own ten copies, four more of the story (those sharing
+        // all three bands, newest first), and the other story.
+        let mut expected: Vec<EntryId> = (0..10).map(|n| id(n * 10)).collect();
+        expected.extend([id(9), id(8), id(7), id(6), id(200)]);
+        expected.sort();
+        assert_eq!(ids, expected);
+    }
+
+    #[test]
+    fn a_full_bucket_keeps_its_newest() {
+        let mut index = BandIndex::new(1_000_000);
+        for n in 0..=BUCKET_CAP as u8 {
+            index.insert(e(n, i64::from(n)), [1]);
+        }
+        let found = index.candidates([1], &e(255, 0), 1_000, 1);
+        assert_eq!(found.len(), MAX_CANDIDATES);
+        assert_eq!(found[0], (id(1), 1), "the oldest left the full bucket");
+        assert_eq!(
+            found[MAX_CANDIDATES - 1],
+            (id(BUCKET_CAP as u8), BUCKET_CAP as i64)
+        );
+        // Still indexed: it leaves for good when removed.
+        index.remove(id(0));
+        index.remove(id(1));
+        let found = index.candidates([1], &e(255, 0), 1_000, 1);
+        assert_eq!(found[0], (id(2), 2));
     }
 
     #[test]
     fn old_and_removed_entries_leave() {
         let mut index = BandIndex::new(100);
-        index.insert(id(1), 0, [1, 2]);
-        index.insert(id(2), 50, [1, 2]);
+        index.insert(e(1, 0), [1, 2]);
+        index.insert(e(2, 50), [1, 2]);
         index.remove(id(2));
-        assert_eq!(index.candidates([1, 2], 0, 1000, id(9), 2), [(id(1), 0)]);
-        index.insert(id(3), 150, [1, 2]);
+        assert_eq!(index.candidates([1, 2], &e(9, 0), 1000, 2), [(id(1), 0)]);
+        index.insert(e(3, 150), [1, 2]);
         // Entry 1 is now more than 100 s older than the newest.
-        assert_eq!(index.candidates([1, 2], 0, 1000, id(9), 2), [(id(3), 150)]);
+        assert_eq!(index.candidates([1, 2], &e(9, 0), 1000, 2), [(id(3), 150)]);
         assert_eq!(index.len(), 1);
         // Re-indexing an entry moves it.
-        index.insert(id(3), 160, [5, 6]);
-        assert_eq!(index.candidates([1, 2], 0, 1000, id(9), 1), []);
+        index.insert(e(3, 160), [5, 6]);
+        assert_eq!(index.candidates([1, 2], &e(9, 0), 1000, 1), []);
         assert_eq!(index.len(), 1);
         assert!(index.buckets.len() == 2 && index.overflow.is_empty());
     }

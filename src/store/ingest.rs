@@ -13,7 +13,7 @@
 //! the transaction committed; copies within one fetch are compared with
 //! each other directly (`cluster::recurring_within`).
 
-use super::band_index::{self, BandIndex};
+use super::band_index::{self, BandIndex, Placed};
 use super::stories::{Alias, KeyHash, StoryRecord, Tombstone, key, key_hash};
 use super::{CodecError, Store, StoreCounts, StoreError, codec, keys};
 use crate::dedup::cluster::{self, Candidate, Newcomer, Placement};
@@ -81,15 +81,7 @@ impl Store {
         let result = self
             .trees()
             .transaction(|(entries, by_time, feeds, identities, stories)| {
-                let tx = Tx {
-                    entries,
-                    by_time,
-                    identities,
-                    stories,
-                    scans: &scans,
-                    feed: state.id(),
-                    indexed: RefCell::new(Vec::new()),
-                };
+                let tx = Tx::new([entries, by_time, identities, stories], &scans, state.id());
                 let counts = tx.store(&incoming)?;
                 let mut state = state.clone();
                 let previous = match feeds.get(feed_key)? {
@@ -105,8 +97,8 @@ impl Store {
             TransactionError::Storage(sled) => self.write_failed(sled),
         })?;
         let mut index = self.band_index();
-        for (id, secs, bands) in indexed {
-            index.insert(id, secs, bands);
+        for (placed, bands) in indexed {
+            index.insert(placed, bands);
         }
         drop(index);
         if counts.new + counts.updated > 0 {
@@ -132,11 +124,7 @@ impl Store {
                         .contains_key(key::alias(feed, &key_hash(k)))?;
             }
             if !known {
-                let scan = self.scan(
-                    sketch_of(&item.entry),
-                    item.entry.first_seen,
-                    item.identity.id,
-                );
+                let scan = self.scan(&item.entry, &item.identity)?;
                 scans.insert(item.identity.id, scan);
             }
         }
@@ -151,22 +139,36 @@ impl Store {
         Ok(scans)
     }
 
-    /// The entries first stored within the longest window of `at` that
-    /// share at least [`MIN_SHARED_BANDS`] LSH bands with `sketch`.
-    pub(super) fn scan(&self, sketch: Sketch, at: DateTime<Utc>, except: EntryId) -> Scan {
+    /// What the store knows of an entry about to be stored: the entries
+    /// first stored within the longest window of it that share at least
+    /// [`MIN_SHARED_BANDS`] LSH bands with its sketch, and the earliest one
+    /// with its link.
+    pub(super) fn scan(&self, entry: &Entry, identity: &Identified) -> Result<Scan, StoreError> {
+        let sketch = sketch_of(entry);
         let window = cluster::window().max(cluster::edit_window()).num_seconds();
+        let new = Placed {
+            id: identity.id,
+            secs: entry.first_seen.timestamp(),
+            feed: entry.feed,
+            // Not placed yet: no story's copies are its own.
+            story: identity.id,
+        };
         let candidates = self.band_index().candidates(
             sketch.bands().map(|(_, hash)| hash),
-            at.timestamp(),
+            &new,
             window,
-            except,
             MIN_SHARED_BANDS,
         );
-        Scan {
+        let first_linked = match identity.link_key.as_deref() {
+            Some(link) => self.first_linked(&key_hash(link), identity.id)?,
+            None => None,
+        };
+        Ok(Scan {
             sketch,
             candidates,
+            first_linked,
             recurring: false,
-        }
+        })
     }
 
     /// The band index, whoever panicked while holding it (it is only ever
@@ -187,7 +189,7 @@ impl Store {
             };
             if let Some(record) = self.story_record(id)? {
                 let bands = record.sketch.bands().map(|(_, hash)| hash);
-                index.insert(id, record.at.timestamp(), bands);
+                index.insert(placed(id, &record), bands);
             }
         }
         let indexed = index.len();
@@ -201,6 +203,8 @@ impl Store {
 pub(super) struct Scan {
     pub sketch: Sketch,
     pub candidates: Vec<(EntryId, i64)>,
+    /// The earliest stored entry with the same link.
+    pub first_linked: Option<EntryId>,
     /// Another new item of the same fetch has near-duplicate text.
     pub recurring: bool,
 }
@@ -215,10 +219,30 @@ pub(super) struct Tx<'a> {
     pub scans: &'a HashMap<EntryId, Scan>,
     pub feed: FeedId,
     /// New entries' band hashes, for the band index once committed.
-    pub indexed: RefCell<Vec<(EntryId, i64, Vec<u64>)>>,
+    pub indexed: RefCell<Vec<(Placed, Vec<u64>)>>,
+    /// The earliest entry stored by this transaction per link (the scans
+    /// know only committed ones).
+    linked: RefCell<HashMap<KeyHash, EntryId>>,
 }
 
-impl Tx<'_> {
+impl<'a> Tx<'a> {
+    pub fn new(
+        [entries, by_time, identities, stories]: [&'a TransactionalTree; 4],
+        scans: &'a HashMap<EntryId, Scan>,
+        feed: FeedId,
+    ) -> Tx<'a> {
+        Tx {
+            entries,
+            by_time,
+            identities,
+            stories,
+            scans,
+            feed,
+            indexed: RefCell::new(Vec::new()),
+            linked: RefCell::new(HashMap::new()),
+        }
+    }
+
     fn store(&self, incoming: &[Incoming]) -> Result<StoreCounts, Abort> {
         let mut counts = StoreCounts::default();
         // Entries this fetch lists: an edit (below) replaces an entry the
@@ -462,38 +486,64 @@ impl Tx<'_> {
         self.stories
             .insert(&key::record(entry.id)[..], codec::encode(&record))?;
         if placement.story != entry.id {
-            // A story alone has no member list: it is its own entry.
-            let k = key::members(placement.story);
-            let mut ids: Vec<EntryId> = self.get(self.stories, &k)?.unwrap_or_default();
-            if ids.is_empty() {
-                ids.push(placement.story);
+            // A story alone has no members: it is its own entry. Its
+            // founder's key is rewritten by every copy, which costs one
+            // small insert, not a read.
+            for member in [placement.story, entry.id] {
+                self.stories
+                    .insert(&key::member(placement.story, member)[..], &[][..])?;
             }
-            ids.push(entry.id);
-            self.stories.insert(&k[..], codec::encode(&ids))?;
         }
         if let Some(h) = &link {
-            self.push_id(&key::link(h), entry.id)?;
+            self.stories
+                .insert(&key::link(h, at, entry.id)[..], &[][..])?;
+            self.note_linked(h, entry.id, at, placement.story)?;
         }
         self.indexed.borrow_mut().push((
-            entry.id,
-            at.timestamp(),
+            placed(entry.id, &record),
             record.sketch.bands().map(|(_, hash)| hash).collect(),
         ));
         Ok(placement)
     }
 
-    /// Entries with the link `hash`, as candidates.
+    /// The earliest entries with the link `hash`, as candidates: the one
+    /// stored before this fetch (from the scan) and the one this fetch
+    /// stored, if any. `cluster::place` only ever joins the earliest.
     fn by_link(&self, hash: &KeyHash, except: EntryId) -> Result<Vec<Candidate>, Abort> {
-        let ids: Vec<EntryId> = self
-            .get(self.stories, &key::link(hash))?
-            .unwrap_or_default();
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids.into_iter().filter(|id| *id != except) {
+        let stored = self.scans.get(&except).and_then(|s| s.first_linked);
+        let this_fetch = self.linked.borrow().get(hash).copied();
+        let mut out = Vec::with_capacity(2);
+        for id in stored.into_iter().chain(this_fetch) {
+            if id == except {
+                continue;
+            }
             if let Some(record) = self.record(id)? {
                 out.push(candidate(id, record));
             }
         }
         Ok(out)
+    }
+
+    /// Remembers `id` as this fetch's earliest entry with the link `hash`
+    /// if it is.
+    fn note_linked(
+        &self,
+        hash: &KeyHash,
+        id: EntryId,
+        at: DateTime<Utc>,
+        story: EntryId,
+    ) -> Result<(), Abort> {
+        let earlier = self.linked.borrow().get(hash).copied();
+        let replace = match earlier {
+            None => true,
+            Some(other) => self
+                .record(other)?
+                .is_none_or(|r| (at, story) < (r.at, r.story)),
+        };
+        if replace {
+            self.linked.borrow_mut().insert(*hash, id);
+        }
+        Ok(())
     }
 
     /// The item's sketch, from its scan if it had one.
@@ -530,15 +580,6 @@ impl Tx<'_> {
         Ok(out)
     }
 
-    fn push_id(&self, k: &[u8], id: EntryId) -> Result<(), Abort> {
-        let mut ids: Vec<EntryId> = self.get(self.stories, k)?.unwrap_or_default();
-        if !ids.contains(&id) {
-            ids.push(id);
-            self.stories.insert(k, codec::encode(&ids))?;
-        }
-        Ok(())
-    }
-
     fn alias(&self, h: &KeyHash) -> Result<Option<Alias>, Abort> {
         self.get(self.identities, &key::alias(self.feed, h))
     }
@@ -564,6 +605,15 @@ impl Tx<'_> {
             Some(bytes) => Ok(Some(decode(&bytes)?)),
             None => Ok(None),
         }
+    }
+}
+
+fn placed(id: EntryId, record: &StoryRecord) -> Placed {
+    Placed {
+        id,
+        secs: record.at.timestamp(),
+        feed: record.feed,
+        story: record.story,
     }
 }
 

@@ -3,16 +3,19 @@
 //!
 //! - 1 → 2: stores from before dedup state existed. Every entry gets its
 //!   identity aliases and a place among stories, oldest first so that the
-//!   first copy of each story founds it, as if it had been ingested now.
+//!   first copy of each story founds it, as if it had been ingested now
+//!   (written in the current layout, so 2 → 3 finds nothing to do).
+//! - 2 → 3: a story's members and the entries of a link were one list
+//!   each, rewritten by every copy; now they are one key per entry (see
+//!   `stories`).
 
-use super::ingest::{Tx, sketch_of};
-use super::stories::key;
-use super::{CodecError, Store, StoreError, keys};
+use super::ingest::Tx;
+use super::stories::{KeyHash, key};
+use super::{CodecError, Store, StoreError, codec, keys};
 use crate::dedup;
 use crate::model::EntryId;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// Brings the store from schema `found` to the current one.
@@ -21,7 +24,56 @@ pub(super) fn run(store: &Store, found: u32) -> Result<(), StoreError> {
         let indexed = to_v2(store)?;
         tracing::info!("store migrated to schema 2: {indexed} entries placed among stories");
     }
+    if found < 3 {
+        let lists = to_v3(store)?;
+        tracing::info!("store migrated to schema 3: {lists} story and link lists split into keys");
+    }
     Ok(())
+}
+
+/// Splits schema 2's id lists into one key per id. Each list goes in one
+/// batch with the removal of the list, so an interrupted migration resumes
+/// where it stopped.
+fn to_v3(store: &Store) -> Result<usize, StoreError> {
+    let mut lists = 0;
+    for kv in store.stories.scan_prefix(key::legacy::MEMBERS) {
+        let (k, v) = kv?;
+        let Some(story) = legacy_id(&k) else {
+            continue;
+        };
+        let ids: Vec<EntryId> = codec::decode(&v)?;
+        let mut batch = sled::Batch::default();
+        for id in ids {
+            batch.insert(&key::member(story, id)[..], &[][..]);
+        }
+        batch.remove(k);
+        store.stories.apply_batch(batch)?;
+        lists += 1;
+    }
+    for kv in store.stories.scan_prefix(key::legacy::LINKS) {
+        let (k, v) = kv?;
+        let Some(hash) = k.get(1..17).and_then(|h| KeyHash::try_from(h).ok()) else {
+            continue;
+        };
+        let ids: Vec<EntryId> = codec::decode(&v)?;
+        let mut batch = sled::Batch::default();
+        for id in ids {
+            // The link key sorts by when the entry was first stored.
+            if let Some(record) = store.story_record(id)? {
+                batch.insert(&key::link(&hash, record.at, id)[..], &[][..]);
+            }
+        }
+        batch.remove(k);
+        store.stories.apply_batch(batch)?;
+        lists += 1;
+    }
+    Ok(lists)
+}
+
+/// The id of a schema 2 list key (kind byte, then 16 bytes).
+fn legacy_id(k: &[u8]) -> Option<EntryId> {
+    let id: [u8; 16] = k.get(1..)?.try_into().ok()?;
+    (k.len() == 17).then_some(EntryId(id))
 }
 
 fn to_v2(store: &Store) -> Result<usize, StoreError> {
@@ -42,10 +94,10 @@ fn to_v2(store: &Store) -> Result<usize, StoreError> {
         };
         // One transaction per entry: each sees the ones before it (the
         // candidate scan reads committed state).
-        let scan = store.scan(sketch_of(&entry), entry.first_seen, id);
+        let identity = dedup::identity_of_entry(&entry);
+        let scan = store.scan(&entry, &identity)?;
         let sketch = scan.sketch.clone();
         let scans = HashMap::from([(id, scan)]);
-        let identity = dedup::identity_of_entry(&entry);
         let result = (
             &store.entries,
             &store.by_time,
@@ -53,15 +105,8 @@ fn to_v2(store: &Store) -> Result<usize, StoreError> {
             &store.stories,
         )
             .transaction(|(entries, by_time, identities, stories)| {
-                let tx = Tx {
-                    entries,
-                    by_time,
-                    identities,
-                    stories,
-                    scans: &scans,
-                    feed: entry.feed,
-                    indexed: RefCell::new(Vec::new()),
-                };
+                let trees = [entries, by_time, identities, stories];
+                let tx = Tx::new(trees, &scans, entry.feed);
                 tx.index(&entry, &identity, sketch.clone())?;
                 Ok::<_, ConflictableTransactionError<CodecError>>(tx.indexed.into_inner())
             });
@@ -70,8 +115,8 @@ fn to_v2(store: &Store) -> Result<usize, StoreError> {
             TransactionError::Storage(sled) => StoreError::Sled(sled),
         })?;
         let mut index = store.band_index();
-        for (id, secs, bands) in bands {
-            index.insert(id, secs, bands);
+        for (placed, bands) in bands {
+            index.insert(placed, bands);
         }
         indexed += 1;
     }
@@ -82,6 +127,7 @@ fn to_v2(store: &Store) -> Result<usize, StoreError> {
 mod tests {
     use super::*;
     use crate::model::{Entry, FeedState};
+    use crate::store::stories::key_hash;
     use chrono::{DateTime, Duration};
 
     fn entry(feed: &FeedState, key: &str, link: &str, minutes: i64) -> Entry {
@@ -125,5 +171,82 @@ mod tests {
         assert_eq!(page.stories.len(), 1);
         // And the aliases work again: the same item is no new entry.
         assert_eq!(store.store_fetch(&a, vec![first]).unwrap().new, 0);
+    }
+
+    #[test]
+    fn a_schema_2_store_gets_its_lists_split_into_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let feeds: Vec<FeedState> = (0..3)
+            .map(|i| FeedState::new(&format!("https://{i}.example/rss")))
+            .collect();
+        let copies: Vec<Entry> = feeds
+            .iter()
+            .enumerate()
+            .map(|(i, f)| entry(f, &format!("guid:{i}"), "https://tass.com/1", i as i64))
+            .collect();
+        let story = copies[0].id;
+        let link = key_hash("https://tass.com/1");
+        {
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            for (feed, copy) in feeds.iter().zip(&copies) {
+                store.store_fetch(feed, vec![copy.clone()]).unwrap();
+            }
+            let members = store.story_members(story).unwrap();
+            assert_eq!(members.len(), 3);
+            // What schema 2 wrote: one list per story and per link.
+            for kv in store.stories.scan_prefix(key::members(story)) {
+                store.stories.remove(kv.unwrap().0).unwrap();
+            }
+            for kv in store.stories.scan_prefix(key::links(&link)) {
+                store.stories.remove(kv.unwrap().0).unwrap();
+            }
+            let ids: Vec<EntryId> = copies.iter().map(|e| e.id).collect();
+            let list = |tag: &[u8], bytes: &[u8]| [tag, bytes].concat();
+            store
+                .stories
+                .insert(list(key::legacy::MEMBERS, &story.0), codec::encode(&ids))
+                .unwrap();
+            store
+                .stories
+                .insert(list(key::legacy::LINKS, &link), codec::encode(&ids))
+                .unwrap();
+            store
+                .db
+                .open_tree("meta")
+                .unwrap()
+                .insert(keys::SCHEMA_VERSION, &2u32.to_be_bytes())
+                .unwrap();
+            assert!(store.story_members(story).unwrap().is_empty());
+        }
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let mut members = store.story_members(story).unwrap();
+        members.sort();
+        let mut expected: Vec<EntryId> = copies.iter().map(|e| e.id).collect();
+        expected.sort();
+        assert_eq!(members, expected);
+        assert_eq!(
+            store.first_linked(&link, EntryId([0; 16])).unwrap(),
+            Some(story),
+            "the earliest entry with the link"
+        );
+        assert!(
+            store
+                .stories
+                .scan_prefix(key::legacy::MEMBERS)
+                .next()
+                .is_none()
+        );
+        assert!(
+            store
+                .stories
+                .scan_prefix(key::legacy::LINKS)
+                .next()
+                .is_none()
+        );
+        // A fourth outlet with the link joins the story.
+        let late = FeedState::new("https://late.example/rss");
+        let copy = entry(&late, "guid:late", "https://tass.com/1", 9);
+        store.store_fetch(&late, vec![copy.clone()]).unwrap();
+        assert_eq!(store.story_record(copy.id).unwrap().unwrap().story, story);
     }
 }

@@ -45,8 +45,9 @@ pub use space::{DEFAULT_MIN_FREE, NotWritable, check_dir};
 pub use stories::{StoryPage, StoryView};
 
 /// Bumped whenever the on-disk layout changes; `open` migrates or refuses.
-/// 2: dedup state (`identities`, `stories`).
-const SCHEMA_VERSION: u32 = 2;
+/// 2: dedup state (`identities`, `stories`). 3: story members and link
+/// entries one key each.
+const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

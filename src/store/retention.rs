@@ -210,24 +210,11 @@ fn remove_entry(
         return Ok(());
     };
     stories.remove(&key::record(entry.id)[..])?;
-    // A story of one entry has no member list.
-    drop_id(stories, &key::members(record.story), entry.id, 1)?;
+    // A story left with one member keeps its key: `story_of` reads a lone
+    // member as a story of one.
+    stories.remove(&key::member(record.story, entry.id)[..])?;
     if let Some(link) = &record.link {
-        drop_id(stories, &key::link(link), entry.id, 0)?;
-    }
-    Ok(())
-}
-
-/// Removes `id` from the id list at `k`, and the list when no more than
-/// `least` ids are left.
-fn drop_id(tree: &TransactionalTree, k: &[u8], id: EntryId, least: usize) -> Result<(), Abort> {
-    if let Some(mut ids) = get::<Vec<EntryId>>(tree, k)? {
-        ids.retain(|x| *x != id);
-        if ids.len() <= least {
-            tree.remove(k)?;
-        } else {
-            tree.insert(k, codec::encode(&ids))?;
-        }
+        stories.remove(&key::link(link, record.at, entry.id)[..])?;
     }
     Ok(())
 }

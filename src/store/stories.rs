@@ -9,9 +9,17 @@
 //!     feed listing it again does not bring it back
 //! - `stories`
 //!   - `e` · [`EntryId`] → [`StoryRecord`]: the entry's story, sketch, keys
-//!   - `m` · story id → `Vec<EntryId>`: the entries of a story of several
-//!     (a story of one entry has none)
-//!   - `l` · hash(link comparison key) → `Vec<EntryId>`: entries by link
+//!   - `s` · story id · [`EntryId`] → `()`: the entries of a story of
+//!     several, one key each (a story of one entry has none)
+//!   - `h` · hash(link comparison key) · first-stored time · [`EntryId`] →
+//!     `()`: entries by link, earliest first
+//!
+//! One key per member, not one list per story: a story carried by
+//! thousands of feeds would otherwise rewrite (and re-read) its whole list
+//! for every copy, quadratic in its copies. Transactions cannot scan, so
+//! what a fetch needs from these ranges (the earliest entry with a link) is
+//! read just before its transaction, under the store's write lock (see
+//! `ingest::Scan`).
 //!
 //! The LSH index of recent sketches, where a new entry finds candidates for
 //! near-duplicates, is kept in memory and rebuilt from the records at open
@@ -86,6 +94,7 @@ pub mod key {
     //! Byte layouts (big-endian, fixed width after the one-byte kind).
     use super::KeyHash;
     use crate::model::{EntryId, FeedId};
+    use chrono::{DateTime, Utc};
 
     pub fn alias(feed: FeedId, key: &KeyHash) -> [u8; 25] {
         let mut k = [0u8; 25];
@@ -105,12 +114,51 @@ pub mod key {
         tagged(b'e', &id.0)
     }
 
+    /// Where the member keys of `story` begin.
     pub fn members(story: EntryId) -> [u8; 17] {
-        tagged(b'm', &story.0)
+        tagged(b's', &story.0)
     }
 
-    pub fn link(hash: &KeyHash) -> [u8; 17] {
-        tagged(b'l', hash)
+    pub fn member(story: EntryId, entry: EntryId) -> [u8; 33] {
+        let mut k = [0u8; 33];
+        k[..17].copy_from_slice(&members(story));
+        k[17..].copy_from_slice(&entry.0);
+        k
+    }
+
+    /// The entry a member key names.
+    pub fn member_of_key(k: &[u8]) -> Option<EntryId> {
+        Some(EntryId(k.get(17..33)?.try_into().ok()?))
+    }
+
+    /// Where the keys of entries with the link `hash` begin.
+    pub fn links(hash: &KeyHash) -> [u8; 17] {
+        tagged(b'h', hash)
+    }
+
+    /// An entry with the link `hash`, first stored `at`: entries of one
+    /// link sort earliest first.
+    pub fn link(hash: &KeyHash, at: DateTime<Utc>, entry: EntryId) -> [u8; 41] {
+        let mut k = [0u8; 41];
+        k[..17].copy_from_slice(&links(hash));
+        k[17..25].copy_from_slice(&crate::store::keys::time_prefix(at));
+        k[25..].copy_from_slice(&entry.0);
+        k
+    }
+
+    /// The first-stored time part and the entry of a link key.
+    pub fn linked_of_key(k: &[u8]) -> Option<([u8; 8], EntryId)> {
+        Some((
+            k.get(17..25)?.try_into().ok()?,
+            EntryId(k.get(25..41)?.try_into().ok()?),
+        ))
+    }
+
+    /// Schema 2 kept one list per story (`m` · story → `Vec<EntryId>`) and
+    /// per link (`l` · hash → `Vec<EntryId>`); see `migrate`.
+    pub mod legacy {
+        pub const MEMBERS: &[u8] = b"m";
+        pub const LINKS: &[u8] = b"l";
     }
 
     fn tagged(tag: u8, bytes: &[u8; 16]) -> [u8; 17] {
@@ -143,12 +191,53 @@ impl Store {
             .map_err(Into::into)
     }
 
-    /// The ids of a story's entries.
+    /// The ids of a story's entries (none for a story of one entry).
     pub fn story_members(&self, story: EntryId) -> Result<Vec<EntryId>, StoreError> {
-        Ok(match self.stories.get(key::members(story))? {
-            Some(v) => codec::decode(&v)?,
-            None => Vec::new(),
-        })
+        let mut ids = Vec::new();
+        for k in self.stories.scan_prefix(key::members(story)).keys() {
+            ids.extend(key::member_of_key(&k?));
+        }
+        Ok(ids)
+    }
+
+    /// The earliest-stored entry with the link `hash` other than `except`
+    /// (the lowest story id among equals, as `cluster::place` orders
+    /// them). A range read: not possible inside a transaction.
+    pub(super) fn first_linked(
+        &self,
+        hash: &KeyHash,
+        except: EntryId,
+    ) -> Result<Option<EntryId>, StoreError> {
+        // Entries stored at the same instant (one fetch) share their story
+        // almost always, so a few of them decide it.
+        const TIES: usize = 8;
+        let mut first: Option<([u8; 8], EntryId, EntryId)> = None;
+        let keys = self.stories.scan_prefix(key::links(hash)).keys();
+        for k in keys.take(TIES + 1) {
+            let k = k?;
+            let Some((at, id)) = key::linked_of_key(&k) else {
+                continue;
+            };
+            if id == except {
+                continue;
+            }
+            match &first {
+                Some((first_at, ..)) if at != *first_at => break,
+                _ => {}
+            }
+            // Ties in time are rare (one fetch listing a link twice) but
+            // must resolve as the placement rule does: by story.
+            let Some(record) = self.story_record(id)? else {
+                continue;
+            };
+            if first
+                .as_ref()
+                .is_none_or(|(_, _, story)| record.story < *story)
+            {
+                first = Some((at, id, record.story));
+            }
+        }
+        Ok(first.map(|(_, id, _)| id))
     }
 
     /// One page of stories in the newest-first order of entries, each
