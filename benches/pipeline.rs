@@ -203,9 +203,16 @@ fn templates() -> Vec<Entry> {
 
 /// Scenario 2 and 4 setup: a store of `n` entries made from real ones with
 /// rewritten ids, spread over 1,000 feeds and a year of first-seen times.
+/// `BENCH_CACHE_MB` sets sled's cache while building (default 16): with a
+/// cache far smaller than the store, random-key inserts read their pages
+/// back from the log (16 → 256 MB: 3,300 → 5,700 entries/s at 100k).
 fn build_store(dir: &Path, n: usize) {
     let templates = templates();
-    let store = Store::open(dir, 16 << 20).expect("store");
+    let cache_mb: u64 = std::env::var("BENCH_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
+    let store = Store::open(dir, cache_mb << 20).expect("store");
     let feeds: Vec<FeedState> = (0..1000)
         .map(|i| FeedState::new(&format!("http://127.0.0.1:18200/feed/{i}")))
         .collect();
