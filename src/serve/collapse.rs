@@ -6,12 +6,23 @@
 //! the HTML gets a short "Also reported by: …" line, and `updated` moves
 //! whenever a copy joins, so readers notice. `?collapse=false` serves every
 //! copy as its own entry instead (see `view`).
+//!
+//! A wire story can run in hundreds of outlets: the entry names the first
+//! [`MAX_NAMED`] outlets and links the first [`MAX_RELATED`] copies (oldest
+//! first), and says how many more there are, rather than grow without
+//! bound in every reader.
 
 use super::view::SourceInfo;
 use crate::model::{Entry, EntryId, FeedId};
 use crate::store::StoryView;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+/// Outlets named in the "Also reported by" line, at most.
+pub const MAX_NAMED: usize = 12;
+
+/// Copies linked as `related`, at most.
+pub const MAX_RELATED: usize = 24;
 
 /// Another outlet's copy of a served story.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +50,8 @@ pub fn collapse(story: StoryView, sources: &HashMap<FeedId, Arc<SourceInfo>>) ->
     let mut members = vec![story.entry.id];
     let mut related = Vec::new();
     let mut names: Vec<(String, Option<String>)> = Vec::new();
+    // Every other outlet, named or not.
+    let mut named: HashSet<String> = HashSet::new();
     let mut updated = story.entry.updated;
     for copy in &story.copies {
         members.push(copy.id);
@@ -46,18 +59,21 @@ pub fn collapse(story: StoryView, sources: &HashMap<FeedId, Arc<SourceInfo>>) ->
         updated = updated.max(copy.updated).max(copy.first_seen);
         let name = outlet(copy.feed).unwrap_or_else(|| "another feed".to_owned());
         if let Some(href) = &copy.link {
-            if story.entry.link.as_deref() != Some(href.as_str()) {
+            if story.entry.link.as_deref() != Some(href.as_str()) && related.len() < MAX_RELATED {
                 related.push(Related {
                     title: name.clone(),
                     href: href.clone(),
                 });
             }
         }
-        if own.as_deref() != Some(name.as_str()) && !names.iter().any(|(n, _)| *n == name) {
-            names.push((name, copy.link.clone()));
+        if own.as_deref() != Some(name.as_str()) && !named.contains(&name) {
+            if names.len() < MAX_NAMED {
+                names.push((name.clone(), copy.link.clone()));
+            }
+            named.insert(name);
         }
     }
-    let also = (!names.is_empty()).then(|| also_line(&names));
+    let also = (!names.is_empty()).then(|| also_line(&names, named.len() - names.len()));
     Collapsed {
         entry: Entry {
             id: story.id,
@@ -70,8 +86,8 @@ pub fn collapse(story: StoryView, sources: &HashMap<FeedId, Arc<SourceInfo>>) ->
     }
 }
 
-/// `<p>Also reported by: <a href="…">Outlet</a>, …</p>`.
-fn also_line(names: &[(String, Option<String>)]) -> String {
+/// `<p>Also reported by: <a href="…">Outlet</a>, … and N more</p>`.
+fn also_line(names: &[(String, Option<String>)], more: usize) -> String {
     let mut html = String::from("<p>Also reported by: ");
     for (i, (name, link)) in names.iter().enumerate() {
         if i > 0 {
@@ -88,6 +104,9 @@ fn also_line(names: &[(String, Option<String>)]) -> String {
             }
             None => html.push_str(&name),
         }
+    }
+    if more > 0 {
+        html.push_str(&format!(" and {more} more"));
     }
     html.push_str("</p>");
     html
@@ -150,6 +169,43 @@ mod tests {
             )
         );
         assert_eq!(c.members.len(), 3);
+    }
+
+    #[test]
+    fn a_story_in_hundreds_of_outlets_names_a_few_and_counts_the_rest() {
+        let mut sources = sources();
+        let copies: Vec<Entry> = (0..200u64)
+            .map(|n| {
+                let feed = 100 + n;
+                sources.insert(
+                    FeedId(feed),
+                    Arc::new(SourceInfo {
+                        title: format!("Outlet {n}"),
+                        feed_url: format!("https://{n}.example/rss"),
+                        site_link: None,
+                    }),
+                );
+                entry(
+                    2 + n as u8,
+                    feed,
+                    &format!("https://{n}.example/a"),
+                    n as i64,
+                )
+            })
+            .collect();
+        let story = StoryView {
+            id: EntryId([1; 16]),
+            entry: entry(1, 1, "https://tass.com/a", 0),
+            copies,
+        };
+        let c = collapse(story, &sources);
+        assert_eq!(c.members.len(), 201);
+        assert_eq!(c.related.len(), MAX_RELATED);
+        assert_eq!(c.related[0].href, "https://0.example/a");
+        let also = c.also.unwrap();
+        assert_eq!(also.matches("<a ").count(), MAX_NAMED);
+        assert!(also.contains(">Outlet 11</a>") && !also.contains("Outlet 12<"));
+        assert!(also.ends_with(" and 188 more</p>"), "{also}");
     }
 
     #[test]
