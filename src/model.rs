@@ -184,9 +184,6 @@ impl Entry {
         }
     }
 
-    /// A fingerprint of everything a reader would see as the story's text.
-    /// Dates are left out on purpose: many feeds stamp every item with the
-    /// fetch time, which must not count as an update.
     /// What storing `incoming` (the same story, fetched again) over `self`
     /// yields: `None` when nothing a reader sees changed (the stored entry
     /// stays untouched), else the updated entry, which keeps its id and
@@ -210,6 +207,9 @@ impl Entry {
         })
     }
 
+    /// A fingerprint of everything a reader would see as the story's text.
+    /// Dates are left out on purpose: many feeds stamp every item with the
+    /// fetch time, which must not count as an update.
     pub fn content_fingerprint(&self) -> [u8; 16] {
         let mut hasher = Sha256::new();
         let mut field = |s: &str| {

@@ -77,11 +77,15 @@ impl Store {
         let feed_key = state.id().to_bytes();
         let _writing = self.write_guard();
         self.write_allowed()?;
-        let scans = self.scan_for_new(state.id(), &incoming)?;
+        let prepared = self.prepare(state.id(), &incoming)?;
         let result = self
             .trees()
             .transaction(|(entries, by_time, feeds, identities, stories)| {
-                let tx = Tx::new([entries, by_time, identities, stories], &scans, state.id());
+                let tx = Tx::new(
+                    [entries, by_time, identities, stories],
+                    &prepared,
+                    state.id(),
+                );
                 let counts = tx.store(&incoming)?;
                 let mut state = state.clone();
                 let previous = match feeds.get(feed_key)? {
@@ -107,27 +111,60 @@ impl Store {
         Ok(counts)
     }
 
-    /// Sketches and LSH candidates of the items that look new (no key of
-    /// theirs is known yet), read from the committed store.
-    fn scan_for_new(
-        &self,
-        feed: FeedId,
-        incoming: &[Incoming],
-    ) -> Result<HashMap<EntryId, Scan>, StoreError> {
+    /// Reads what the transaction will need from the committed store: the
+    /// items that change nothing, and for the items that look new (no key
+    /// of theirs names an entry yet) their sketches and LSH candidates.
+    /// Runs under the write lock, so the store does not change before the
+    /// transaction.
+    fn prepare(&self, feed: FeedId, incoming: &[Incoming]) -> Result<Prepared, StoreError> {
         let mut scans = HashMap::new();
-        for item in incoming {
-            let mut known = self.entries.contains_key(item.identity.id.0)?;
-            for k in item.identity.keys() {
-                known = known
-                    || self
-                        .identities
-                        .contains_key(key::alias(feed, &key_hash(k)))?;
+        let mut resolved = Vec::with_capacity(incoming.len());
+        let mut unchanged = Vec::new();
+        for (i, item) in incoming.iter().enumerate() {
+            let found = resolve_with(
+                &item.identity,
+                |h| {
+                    self.identities
+                        .get(key::alias(feed, h))?
+                        .map(|v| codec::decode(&v))
+                        .transpose()
+                        .map_err(StoreError::from)
+                },
+                |own| {
+                    Ok(self.entries.contains_key(own.0)?
+                        || self.identities.contains_key(key::tombstone(own))?)
+                },
+            )?;
+            match found {
+                None => {
+                    let scan = self.scan(&item.entry, &item.identity)?;
+                    scans.insert(item.identity.id, scan);
+                }
+                Some((id, KeysKnown::All)) => {
+                    let same = self.entry(id)?.is_some_and(|old| {
+                        old.content_fingerprint() == item.entry.content_fingerprint()
+                    });
+                    if same {
+                        unchanged.push((i, id));
+                    }
+                }
+                Some((_, KeysKnown::No)) => {}
             }
-            if !known {
-                let scan = self.scan(&item.entry, &item.identity)?;
-                scans.insert(item.identity.id, scan);
+            resolved.push(found.map(|(id, _)| id));
+        }
+        // An entry two items of the fetch name is left to the transaction,
+        // which sees the first item's change before the second.
+        let mut named: HashMap<EntryId, usize> = HashMap::new();
+        for (item, found) in incoming.iter().zip(&resolved) {
+            *named.entry(item.identity.id).or_default() += 1;
+            if let Some(id) = found.filter(|id| *id != item.identity.id) {
+                *named.entry(id).or_default() += 1;
             }
         }
+        let settled = unchanged
+            .into_iter()
+            .filter(|(i, id)| named[id] == 1 && named[&incoming[*i].identity.id] == 1)
+            .collect();
         // The candidate scans read committed entries only: a text the
         // fetch itself repeats is found here.
         let sketches: Vec<(EntryId, &Sketch)> =
@@ -136,7 +173,7 @@ impl Store {
         for (id, scan) in scans.iter_mut() {
             scan.recurring = recurring.contains(id);
         }
-        Ok(scans)
+        Ok(Prepared { scans, settled })
     }
 
     /// What the store knows of an entry about to be stored: the entries
@@ -198,6 +235,17 @@ impl Store {
     }
 }
 
+/// What a fetch's transaction needs from the committed store, read just
+/// before it (`Store::prepare`).
+#[derive(Default)]
+pub(super) struct Prepared {
+    /// By item id, for the items that look new.
+    pub scans: HashMap<EntryId, Scan>,
+    /// Items (by position in the fetch) that name a stored entry by keys
+    /// it already has, with the same text: nothing to write for them.
+    pub settled: HashMap<usize, EntryId>,
+}
+
 /// A new item's sketch and the stored entries (with the second they were
 /// first stored) that may be copies or earlier versions of it.
 pub(super) struct Scan {
@@ -215,8 +263,8 @@ pub(super) struct Tx<'a> {
     pub by_time: &'a TransactionalTree,
     pub identities: &'a TransactionalTree,
     pub stories: &'a TransactionalTree,
-    /// The scans run before the transaction, by item id.
-    pub scans: &'a HashMap<EntryId, Scan>,
+    /// What was read before the transaction.
+    prepared: &'a Prepared,
     pub feed: FeedId,
     /// New entries' band hashes, for the band index once committed.
     pub indexed: RefCell<Vec<(Placed, Vec<u64>)>>,
@@ -228,7 +276,7 @@ pub(super) struct Tx<'a> {
 impl<'a> Tx<'a> {
     pub fn new(
         [entries, by_time, identities, stories]: [&'a TransactionalTree; 4],
-        scans: &'a HashMap<EntryId, Scan>,
+        prepared: &'a Prepared,
         feed: FeedId,
     ) -> Tx<'a> {
         Tx {
@@ -236,7 +284,7 @@ impl<'a> Tx<'a> {
             by_time,
             identities,
             stories,
-            scans,
+            prepared,
             feed,
             indexed: RefCell::new(Vec::new()),
             linked: RefCell::new(HashMap::new()),
@@ -249,7 +297,12 @@ impl<'a> Tx<'a> {
         // fetch no longer lists.
         let mut listed: HashSet<EntryId> = HashSet::new();
         let mut by_text = Vec::new();
-        for item in incoming {
+        for (i, item) in incoming.iter().enumerate() {
+            if let Some(id) = self.prepared.settled.get(&i) {
+                listed.insert(*id);
+                counts.unchanged += 1;
+                continue;
+            }
             match self.resolve(&item.identity)? {
                 Some((id, known)) => {
                     listed.insert(id);
@@ -301,33 +354,11 @@ impl<'a> Tx<'a> {
     /// The stored entry (or tombstone) an item is, if any, and whether
     /// every key of the item already names it.
     fn resolve(&self, identity: &Identified) -> Result<Option<(EntryId, KeysKnown)>, Abort> {
-        let mut known = Vec::new();
-        for k in identity.keys() {
-            if let Some(alias) = self.alias(&key_hash(k))? {
-                known.push((k, alias));
-            }
-        }
-        let found = dedup::resolve(identity, |k| {
-            known
-                .iter()
-                .find(|(key, _)| *key == k)
-                .map(|(_, a)| KnownKey {
-                    entry: a.entry,
-                    has_guid: a.has_guid,
-                })
-        });
-        if let Some(id) = found {
-            let all = known.len() == identity.keys().count()
-                && known
-                    .iter()
-                    .all(|(_, a)| a.entry == id && (a.has_guid || !identity.has_guid));
-            let keys = if all { KeysKnown::All } else { KeysKnown::No };
-            return Ok(Some((id, keys)));
-        }
-        // Entries stored without aliases (a test's bare `store_fetch`).
-        let own = identity.id;
-        let exists = self.entries.get(own.0)?.is_some() || self.tombstone(own)?.is_some();
-        Ok(exists.then_some((own, KeysKnown::No)))
+        resolve_with(
+            identity,
+            |h| self.alias(h),
+            |own| Ok(self.entries.get(own.0)?.is_some() || self.tombstone(own)?.is_some()),
+        )
     }
 
     /// An item resolved to stored entry `id`: a tombstone is refreshed, an
@@ -467,7 +498,11 @@ impl<'a> Tx<'a> {
                 feed: self.feed,
                 at,
                 sketch: &sketch,
-                recurring: self.scans.get(&entry.id).is_some_and(|s| s.recurring),
+                recurring: self
+                    .prepared
+                    .scans
+                    .get(&entry.id)
+                    .is_some_and(|s| s.recurring),
             },
             &same_link,
             &similar,
@@ -510,7 +545,11 @@ impl<'a> Tx<'a> {
     /// stored before this fetch (from the scan) and the one this fetch
     /// stored, if any. `cluster::place` only ever joins the earliest.
     fn by_link(&self, hash: &KeyHash, except: EntryId) -> Result<Vec<Candidate>, Abort> {
-        let stored = self.scans.get(&except).and_then(|s| s.first_linked);
+        let stored = self
+            .prepared
+            .scans
+            .get(&except)
+            .and_then(|s| s.first_linked);
         let this_fetch = self.linked.borrow().get(hash).copied();
         let mut out = Vec::with_capacity(2);
         for id in stored.into_iter().chain(this_fetch) {
@@ -548,7 +587,8 @@ impl<'a> Tx<'a> {
 
     /// The item's sketch, from its scan if it had one.
     fn sketch(&self, item: &Incoming) -> Sketch {
-        self.scans
+        self.prepared
+            .scans
             .get(&item.identity.id)
             .map_or_else(|| sketch_of(&item.entry), |s| s.sketch.clone())
     }
@@ -563,7 +603,7 @@ impl<'a> Tx<'a> {
         at: DateTime<Utc>,
         window: Duration,
     ) -> Result<Vec<(Candidate, bool)>, Abort> {
-        let Some(scan) = self.scans.get(&id) else {
+        let Some(scan) = self.prepared.scans.get(&id) else {
             return Ok(Vec::new());
         };
         let (window, secs) = (window.num_seconds(), at.timestamp());
@@ -606,6 +646,43 @@ impl<'a> Tx<'a> {
             None => Ok(None),
         }
     }
+}
+
+/// The stored entry (or tombstone) an item is, if any, and whether every
+/// key of the item already names it, given how to read an alias and
+/// whether an entry or tombstone exists (from the committed store before a
+/// transaction, or inside one).
+fn resolve_with<E>(
+    identity: &Identified,
+    mut alias: impl FnMut(&KeyHash) -> Result<Option<Alias>, E>,
+    exists: impl FnOnce(EntryId) -> Result<bool, E>,
+) -> Result<Option<(EntryId, KeysKnown)>, E> {
+    let mut known = Vec::new();
+    for k in identity.keys() {
+        if let Some(a) = alias(&key_hash(k))? {
+            known.push((k, a));
+        }
+    }
+    let found = dedup::resolve(identity, |k| {
+        known
+            .iter()
+            .find(|(key, _)| *key == k)
+            .map(|(_, a)| KnownKey {
+                entry: a.entry,
+                has_guid: a.has_guid,
+            })
+    });
+    if let Some(id) = found {
+        let all = known.len() == identity.keys().count()
+            && known
+                .iter()
+                .all(|(_, a)| a.entry == id && (a.has_guid || !identity.has_guid));
+        let keys = if all { KeysKnown::All } else { KeysKnown::No };
+        return Ok(Some((id, keys)));
+    }
+    // Entries stored without aliases (a test's bare `store_fetch`).
+    let own = identity.id;
+    Ok(exists(own)?.then_some((own, KeysKnown::No)))
 }
 
 fn placed(id: EntryId, record: &StoryRecord) -> Placed {

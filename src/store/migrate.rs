@@ -9,7 +9,7 @@
 //!   each, rewritten by every copy; now they are one key per entry (see
 //!   `stories`).
 
-use super::ingest::Tx;
+use super::ingest::{Prepared, Tx};
 use super::stories::{KeyHash, key};
 use super::{CodecError, Store, StoreError, codec, keys};
 use crate::dedup;
@@ -97,7 +97,10 @@ fn to_v2(store: &Store) -> Result<usize, StoreError> {
         let identity = dedup::identity_of_entry(&entry);
         let scan = store.scan(&entry, &identity)?;
         let sketch = scan.sketch.clone();
-        let scans = HashMap::from([(id, scan)]);
+        let prepared = Prepared {
+            scans: HashMap::from([(id, scan)]),
+            ..Prepared::default()
+        };
         let result = (
             &store.entries,
             &store.by_time,
@@ -106,7 +109,7 @@ fn to_v2(store: &Store) -> Result<usize, StoreError> {
         )
             .transaction(|(entries, by_time, identities, stories)| {
                 let trees = [entries, by_time, identities, stories];
-                let tx = Tx::new(trees, &scans, entry.feed);
+                let tx = Tx::new(trees, &prepared, entry.feed);
                 tx.index(&entry, &identity, sketch.clone())?;
                 Ok::<_, ConflictableTransactionError<CodecError>>(tx.indexed.into_inner())
             });
