@@ -7,8 +7,11 @@
 //! per entry cost more disk (about 10 kB an entry) and time (range scans)
 //! than the rest of the store.
 //!
-//! Memory: about 0.9 kB per indexed entry (its 32 band hashes, and a
-//! 16-byte slot in each of its 32 buckets).
+//! Memory: about 0.5 kB per indexed entry (its 32 band hashes, and an
+//! 8-byte slot in each of its 32 buckets). Band hashes are kept as their low
+//! 32 bits: a truncated hash only adds candidates, which the sketch
+//! comparison then turns down, and with a million buckets a spurious shared
+//! band is a 1-in-4,000 event per band (two are needed).
 //!
 //! A story carried by thousands of feeds puts thousands of copies in the
 //! same buckets, and every new copy would find (and the store would read)
@@ -40,12 +43,23 @@ impl Hasher for BandHasher {
         }
     }
 
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n);
     }
 }
 
-type BandMap<V> = HashMap<u64, V, BuildHasherDefault<BandHasher>>;
+type BandMap<V> = HashMap<Band, V, BuildHasherDefault<BandHasher>>;
+
+/// A band hash as indexed (its low half).
+type Band = u32;
+
+fn band(hash: u64) -> Band {
+    hash as Band
+}
+
+/// An entry's place in insertion order. Wraps after 4 billion inserts:
+/// order is always taken relative to the oldest entry (`BandIndex::age`).
+type Seq = u32;
 
 /// At most this many candidates per lookup: the oldest and the newest
 /// halves (see [`BandIndex::candidates`]).
@@ -80,7 +94,7 @@ pub struct Placed {
 /// One indexed entry.
 struct Indexed {
     at: Placed,
-    bands: Vec<u64>,
+    bands: Box<[Band]>,
 }
 
 /// Entries by band hash, for the entries first stored within `keep` seconds
@@ -89,13 +103,13 @@ pub struct BandIndex {
     keep: i64,
     /// In insertion order; `entries[i]` has sequence number `first + i`.
     entries: VecDeque<Option<Indexed>>,
-    first: u64,
+    first: Seq,
     newest: i64,
-    by_id: HashMap<EntryId, u64>,
+    by_id: HashMap<EntryId, Seq>,
     /// The first entry of each bucket (most buckets hold one)…
-    buckets: BandMap<u64>,
+    buckets: BandMap<Seq>,
     /// …and the others, for the few that hold several.
-    overflow: BandMap<Vec<u64>>,
+    overflow: BandMap<Vec<Seq>>,
 }
 
 impl BandIndex {
@@ -118,20 +132,22 @@ impl BandIndex {
     /// Indexes an entry under its band hashes (again: it is moved).
     pub fn insert(&mut self, at: Placed, bands: impl IntoIterator<Item = u64>) {
         self.remove(at.id);
-        let seq = self.first + self.entries.len() as u64;
-        let bands: Vec<u64> = bands.into_iter().collect();
+        let seq = self.first.wrapping_add(self.entries.len() as Seq);
+        let bands: Box<[Band]> = bands.into_iter().map(band).collect();
         for band in &bands {
             match self.buckets.entry(*band) {
                 std::collections::hash_map::Entry::Vacant(v) => {
                     v.insert(seq);
                 }
                 std::collections::hash_map::Entry::Occupied(mut head) => {
-                    // Sequence numbers only grow, so `more` stays sorted
-                    // (removals keep the order) and the oldest entry of
-                    // the bucket is its head or `more[0]`.
+                    // Entries are pushed in insertion order and removals
+                    // keep it, so the oldest entry of the bucket is its
+                    // head or `more[0]`.
                     let more = self.overflow.entry(*band).or_default();
                     if more.len() + 1 >= BUCKET_CAP {
-                        if *head.get() < more[0] {
+                        let first = self.first;
+                        let age = |seq: Seq| seq.wrapping_sub(first);
+                        if age(*head.get()) < age(more[0]) {
                             *head.get_mut() = more.remove(0);
                         } else {
                             more.remove(0);
@@ -154,7 +170,7 @@ impl BandIndex {
         };
         let Some(slot) = self
             .entries
-            .get_mut((seq - self.first) as usize)
+            .get_mut(seq.wrapping_sub(self.first) as usize)
             .and_then(Option::take)
         else {
             return;
@@ -177,8 +193,9 @@ impl BandIndex {
     ) -> Vec<(EntryId, i64)> {
         // Every entry once per band it shares; sorted, an entry's count is
         // the length of its run.
-        let mut hits: Vec<u64> = Vec::new();
-        for band in bands {
+        let mut hits: Vec<Seq> = Vec::new();
+        for hash in bands {
+            let band = band(hash);
             hits.extend(self.buckets.get(&band));
             hits.extend(self.overflow.get(&band).into_iter().flatten());
         }
@@ -187,7 +204,8 @@ impl BandIndex {
             .chunk_by(|a, b| a == b)
             .filter(|run| run.len() >= min_shared)
             .filter_map(|run| {
-                let e = self.entries.get((run[0] - self.first) as usize)?.as_ref()?;
+                let slot = run[0].wrapping_sub(self.first) as usize;
+                let e = self.entries.get(slot)?.as_ref()?;
                 Some((&e.at, run.len()))
             })
             .filter(|(e, _)| e.id != new.id && (e.secs - new.secs).abs() <= window)
@@ -237,11 +255,11 @@ impl BandIndex {
                 None => {}
             }
             self.entries.pop_front();
-            self.first += 1;
+            self.first = self.first.wrapping_add(1);
         }
     }
 
-    fn unlink(&mut self, band: u64, seq: u64) {
+    fn unlink(&mut self, band: Band, seq: Seq) {
         if self.buckets.get(&band) == Some(&seq) {
             match self.overflow.get_mut(&band).and_then(Vec::pop) {
                 Some(next) => {
@@ -367,6 +385,23 @@ mod tests {
         index.remove(id(1));
         let found = index.candidates([1], &e(255, 0), 1_000, 1);
         assert_eq!(found[0], (id(2), 2));
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_without_losing_order() {
+        let mut index = BandIndex::new(100);
+        index.first = Seq::MAX - 1;
+        for n in 0..=BUCKET_CAP as u8 {
+            index.insert(e(n, 0), [1]);
+        }
+        // The full bucket dropped its oldest, across the wrap.
+        let found = index.candidates([1], &e(255, 0), 1_000, 1);
+        assert_eq!(found.len(), MAX_CANDIDATES);
+        assert!(!found.iter().any(|(found, _)| *found == id(0)));
+        // Expiry walks from the oldest, across the wrap.
+        index.insert(e(254, 150), [2]);
+        assert_eq!(index.len(), 1);
+        assert_eq!(index.candidates([2], &e(255, 150), 10, 1), [(id(254), 150)]);
     }
 
     #[test]
