@@ -126,8 +126,10 @@ pub struct Store {
     feeds: sled::Tree,
     identities: sled::Tree,
     stories: sled::Tree,
-    /// Recent entries by sketch band (see `band_index`).
+    /// Recent entries by sketch band (see `band_index`), filled at the
+    /// first write (`load_band_index`).
     bands: std::sync::Mutex<band_index::BandIndex>,
+    bands_loaded: std::sync::atomic::AtomicBool,
     /// Increases on every write that changes what a served feed shows, so
     /// servers can cache rendered feeds until it moves.
     generation: AtomicU64,
@@ -222,6 +224,7 @@ impl Store {
             bands: std::sync::Mutex::new(band_index::BandIndex::new(
                 band_index::keep().num_seconds(),
             )),
+            bands_loaded: std::sync::atomic::AtomicBool::new(false),
             db,
             generation: AtomicU64::new(0),
             writes: std::sync::Mutex::new(()),
@@ -236,7 +239,6 @@ impl Store {
         if recorded != Some(SCHEMA_VERSION) {
             meta.insert(keys::SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes())?;
         }
-        store.rebuild_band_index(crate::model::now())?;
         Ok(store)
     }
 
