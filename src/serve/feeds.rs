@@ -35,24 +35,20 @@ pub(super) async fn feed(
     Query(params): Query<FeedParams>,
     headers: HeaderMap,
 ) -> Response {
-    let Resolved {
-        request,
-        key,
-        catalog,
-    } = match resolve(&state, &file, params, &headers) {
+    let Resolved { key, catalog } = match resolve(&state, &file, params, &headers) {
         Ok(resolved) => resolved,
         Err(refused) => return refused.into_response(),
     };
     let max_age = catalog.max_age;
-    let format = request.format;
-    let mut generation = state.store().generation();
+    let format = key.0.format;
+    let mut generation = state.generation();
     let mut cached = state.cached(&key, generation);
     // Held while rendering: see `AppState::renders`.
     let mut _render_permit = None;
     if cached.is_none() {
         _render_permit = state.renders.acquire().await.ok();
         // Another reader may have rendered it while this one waited.
-        generation = state.store().generation();
+        generation = state.generation();
         cached = state.cached(&key, generation);
     }
 
@@ -61,6 +57,7 @@ pub(super) async fn feed(
         None => {
             let store = state.store();
             let base = base_url(&catalog, &headers);
+            let request = key.0.clone();
             let built = tokio::task::spawn_blocking(move || {
                 let topic = catalog.topic(&request.slug);
                 let view = view::build(&store, &catalog, topic, &request, &base)?;
@@ -83,24 +80,23 @@ pub(super) async fn feed(
                     return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
                 }
             };
-            let doc = Rendered {
+            let doc = Arc::new(Rendered {
                 etag: etag_of(&body),
                 last_modified: http_date(updated),
                 cache_control: cache_control(max_age, archive),
                 content_type: format.content_type(),
                 body: Bytes::from(body),
-            };
-            state.remember(key, generation, doc.clone());
+            });
+            state.remember(key, generation, Arc::clone(&doc));
             doc
         }
     };
     respond(&doc, &headers)
 }
 
-/// A feed request checked against the catalog: what to render, and its
-/// key in the render cache.
+/// A feed request checked against the catalog: its key in the render
+/// cache (what to render, and for which base URL).
 struct Resolved {
-    request: PageRequest,
     key: CacheKey,
     catalog: Arc<Catalog>,
 }
@@ -157,12 +153,8 @@ fn resolve(
         token: params.token.filter(|_| catalog.is_private(slug)),
         collapse: params.collapse.unwrap_or(true),
     };
-    let key = (request.clone(), base_key(&catalog, headers).to_owned());
-    Ok(Resolved {
-        request,
-        key,
-        catalog,
-    })
+    let key = (request, base_key(&catalog, headers).to_owned());
+    Ok(Resolved { key, catalog })
 }
 
 /// The `304 Not Modified` for a conditional request of a page the render
@@ -190,7 +182,7 @@ pub(super) fn fast_not_modified(state: &AppState, request: &Request) -> Option<R
     // The extractor the route uses, so a query it refuses takes the route.
     let Query(params) = Query::<FeedParams>::try_from_uri(request.uri()).ok()?;
     let resolved = resolve(state, file, params, headers).ok()?;
-    let doc = state.cached(&resolved.key, state.store().generation())?;
+    let doc = state.cached(&resolved.key, state.generation())?;
     if !not_modified(&doc, headers) {
         return None;
     }

@@ -128,14 +128,15 @@ type TopicCounts = (std::time::Instant, Arc<Catalog>, Vec<(String, u64)>);
 struct RenderCache {
     /// Store generation the cached documents were rendered at.
     generation: u64,
-    docs: HashMap<CacheKey, Rendered>,
+    /// Shared with the requests answering from them: a hit costs one
+    /// reference count, not a copy of each header.
+    docs: HashMap<CacheKey, Arc<Rendered>>,
 }
 
 /// A rendered document is identified by what was asked and the base URL
 /// its links were built from.
 type CacheKey = (view::PageRequest, String);
 
-#[derive(Clone)]
 struct Rendered {
     body: Bytes,
     etag: HeaderValue,
@@ -148,6 +149,11 @@ impl AppState {
     /// The store, for one request (see [`SharedStore`]).
     fn store(&self) -> Arc<Store> {
         self.store.get()
+    }
+
+    /// The store's generation, which the render cache is keyed by.
+    fn generation(&self) -> u64 {
+        self.store.generation()
     }
 
     pub fn new(
@@ -179,14 +185,14 @@ impl AppState {
         Arc::clone(&self.catalog.read().unwrap_or_else(|p| p.into_inner()))
     }
 
-    fn cached(&self, key: &CacheKey, generation: u64) -> Option<Rendered> {
+    fn cached(&self, key: &CacheKey, generation: u64) -> Option<Arc<Rendered>> {
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         (cache.generation == generation)
             .then(|| cache.docs.get(key).cloned())
             .flatten()
     }
 
-    fn remember(&self, key: CacheKey, generation: u64, doc: Rendered) {
+    fn remember(&self, key: CacheKey, generation: u64, doc: Arc<Rendered>) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.generation != generation {
             if generation < cache.generation {
