@@ -153,9 +153,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Arc::clone(&metrics),
     );
     let server = tokio::spawn(
-        axum::serve(listener, serve::router(Arc::clone(&app_state)))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future(),
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(serve::App::new(
+                Arc::clone(&app_state),
+            )),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future(),
     );
     let mut config = Arc::new(config);
     let (config_tx, config_rx) = watch::channel(Arc::clone(&config));

@@ -7,13 +7,14 @@
 
 use super::view::{self, Format, PageRequest};
 use super::{
-    AppState, DEFAULT_LIMIT, MAX_LIMIT, Rendered, access, atom, base_key, base_url, jsonfeed, rss,
+    AppState, CacheKey, Catalog, DEFAULT_LIMIT, MAX_LIMIT, Rendered, access, atom, base_key,
+    base_url, jsonfeed, rss,
 };
 use crate::config::ALL_SLUG;
 use crate::store::Cursor;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -34,41 +35,20 @@ pub(super) async fn feed(
     Query(params): Query<FeedParams>,
     headers: HeaderMap,
 ) -> Response {
-    let Some((slug, format)) = Format::split(&file) else {
-        return (StatusCode::NOT_FOUND, "no such feed\n").into_response();
+    let Resolved { key, catalog } = match resolve(&state, &file, params, &headers) {
+        Ok(resolved) => resolved,
+        Err(refused) => return refused.into_response(),
     };
-    let catalog = state.catalog();
-    // Only whether it exists here: the topic itself is needed (and read
-    // again) only when the page must be rendered.
-    if slug != ALL_SLUG && catalog.topic(slug).is_none() {
-        return (StatusCode::NOT_FOUND, "no such feed\n").into_response();
-    }
     let max_age = catalog.max_age;
-    if !access::allowed(&catalog, slug, params.token.as_deref(), &headers) {
-        return access::unauthorized();
-    }
-    let before = match params.before.as_deref().map(Cursor::parse) {
-        None => None,
-        Some(Some(cursor)) => Some(cursor),
-        Some(None) => return (StatusCode::BAD_REQUEST, "bad `before` cursor\n").into_response(),
-    };
-    let request = PageRequest {
-        slug: slug.to_owned(),
-        format,
-        limit: params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
-        before,
-        token: params.token.clone().filter(|_| catalog.is_private(slug)),
-        collapse: params.collapse.unwrap_or(true),
-    };
-    let key = (request.clone(), base_key(&catalog, &headers).to_owned());
-    let mut generation = state.store().generation();
+    let format = key.0.format;
+    let mut generation = state.generation();
     let mut cached = state.cached(&key, generation);
     // Held while rendering: see `AppState::renders`.
     let mut _render_permit = None;
     if cached.is_none() {
         _render_permit = state.renders.acquire().await.ok();
         // Another reader may have rendered it while this one waited.
-        generation = state.store().generation();
+        generation = state.generation();
         cached = state.cached(&key, generation);
     }
 
@@ -77,6 +57,7 @@ pub(super) async fn feed(
         None => {
             let store = state.store();
             let base = base_url(&catalog, &headers);
+            let request = key.0.clone();
             let built = tokio::task::spawn_blocking(move || {
                 let topic = catalog.topic(&request.slug);
                 let view = view::build(&store, &catalog, topic, &request, &base)?;
@@ -99,18 +80,119 @@ pub(super) async fn feed(
                     return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
                 }
             };
-            let doc = Rendered {
+            let doc = Arc::new(Rendered {
                 etag: etag_of(&body),
                 last_modified: http_date(updated),
                 cache_control: cache_control(max_age, archive),
                 content_type: format.content_type(),
                 body: Bytes::from(body),
-            };
-            state.remember(key, generation, doc.clone());
+            });
+            state.remember(key, generation, Arc::clone(&doc));
             doc
         }
     };
     respond(&doc, &headers)
+}
+
+/// A feed request checked against the catalog: its key in the render
+/// cache (what to render, and for which base URL).
+struct Resolved {
+    key: CacheKey,
+    catalog: Arc<Catalog>,
+}
+
+/// Why [`resolve`] turned a request away.
+enum Refused {
+    NoSuchFeed,
+    NeedsToken,
+    BadCursor,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::NoSuchFeed => (StatusCode::NOT_FOUND, "no such feed\n").into_response(),
+            Refused::NeedsToken => access::unauthorized(),
+            Refused::BadCursor => {
+                (StatusCode::BAD_REQUEST, "bad `before` cursor\n").into_response()
+            }
+        }
+    }
+}
+
+/// Resolves the slug and format (404), checks access (401) and the
+/// `before` cursor (400): everything a request needs before the cache.
+fn resolve(
+    state: &AppState,
+    file: &str,
+    params: FeedParams,
+    headers: &HeaderMap,
+) -> Result<Resolved, Refused> {
+    let Some((slug, format)) = Format::split(file) else {
+        return Err(Refused::NoSuchFeed);
+    };
+    let catalog = state.catalog();
+    // Only whether it exists here: the topic itself is needed (and read
+    // again) only when the page must be rendered.
+    if slug != ALL_SLUG && catalog.topic(slug).is_none() {
+        return Err(Refused::NoSuchFeed);
+    }
+    if !access::allowed(&catalog, slug, params.token.as_deref(), headers) {
+        return Err(Refused::NeedsToken);
+    }
+    let before = match params.before.as_deref().map(Cursor::parse) {
+        None => None,
+        Some(Some(cursor)) => Some(cursor),
+        Some(None) => return Err(Refused::BadCursor),
+    };
+    let request = PageRequest {
+        slug: slug.to_owned(),
+        format,
+        limit: params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+        before,
+        token: params.token.filter(|_| catalog.is_private(slug)),
+        collapse: params.collapse.unwrap_or(true),
+    };
+    let key = (request, base_key(&catalog, headers).to_owned());
+    Ok(Resolved { key, catalog })
+}
+
+/// The `304 Not Modified` for a conditional request of a page the render
+/// cache holds and the client already has: what polling readers ask for
+/// most. Answered before the router (see `App`), by the same checks and
+/// the same [`respond`] as [`feed`]; a 304 has no body, so the compression
+/// layer would leave it as it is. `None`: anything else, which takes the
+/// route and is answered there.
+pub(super) fn fast_not_modified(state: &AppState, request: &Request) -> Option<Response> {
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return None;
+    }
+    let headers = request.headers();
+    if !headers.contains_key(header::IF_NONE_MATCH)
+        && !headers.contains_key(header::IF_MODIFIED_SINCE)
+    {
+        return None;
+    }
+    // The one segment the route's `{file}` matches, as `Path` gives it; a
+    // percent-encoded one takes the route.
+    let file = request.uri().path().strip_prefix("/feeds/")?;
+    if file.is_empty() || file.contains(['%', '/']) {
+        return None;
+    }
+    // The extractor the route uses, so a query it refuses takes the route.
+    let Query(params) = Query::<FeedParams>::try_from_uri(request.uri()).ok()?;
+    let resolved = resolve(state, file, params, headers).ok()?;
+    let doc = state.cached(&resolved.key, state.generation())?;
+    if !not_modified(&doc, headers) {
+        return None;
+    }
+    let mut response = respond(&doc, headers);
+    // What the router adds to every bodiless response (hyper leaves it out
+    // of a 304 to a GET and keeps it for a HEAD).
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    Some(response)
 }
 
 /// Archive pages never change; the newest page changes at most as often
@@ -124,11 +206,10 @@ fn cache_control(max_age: std::time::Duration, archive: bool) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("public, max-age=60"))
 }
 
-/// The response for a rendered document, `304` when the client has it.
-fn respond(doc: &Rendered, headers: &HeaderMap) -> Response {
-    // RFC 9110 §13.1.3: If-None-Match wins; If-Modified-Since only counts
-    // without it.
-    let not_modified = match headers.get(header::IF_NONE_MATCH) {
+/// Whether the client's copy is `doc` (RFC 9110 §13.1.3: If-None-Match
+/// wins; If-Modified-Since only counts without it).
+fn not_modified(doc: &Rendered, headers: &HeaderMap) -> bool {
+    match headers.get(header::IF_NONE_MATCH) {
         Some(inm) => etag_matches(inm, &doc.etag),
         None => headers
             .get(header::IF_MODIFIED_SINCE)
@@ -141,8 +222,12 @@ fn respond(doc: &Rendered, headers: &HeaderMap) -> Response {
                     .and_then(|v| DateTime::parse_from_rfc2822(v).ok()),
             )
             .is_some_and(|(since, modified)| modified <= since),
-    };
-    let mut response = if not_modified {
+    }
+}
+
+/// The response for a rendered document, `304` when the client has it.
+fn respond(doc: &Rendered, headers: &HeaderMap) -> Response {
+    let mut response = if not_modified(doc, headers) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         doc.body.clone().into_response()

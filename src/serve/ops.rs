@@ -1,16 +1,22 @@
 //! Operational endpoints for admins and monitoring: liveness (`/healthz`),
 //! readiness (`/readyz`), Prometheus metrics (`/metrics`), feed health as
-//! JSON (`/api/feeds`), and the middleware that counts every request.
+//! JSON (`/api/feeds`), and the layer that counts every request.
 
 use super::AppState;
+use crate::metrics::Metrics;
 use crate::metrics::Snapshot;
 use crate::topic::Tagger;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tower_layer::Layer;
+use tower_service::Service;
 
 /// Per-topic entry counts need a scan of the store; they are recomputed at
 /// most this often.
@@ -141,17 +147,74 @@ pub(super) async fn feed_reports(State(state): State<Arc<AppState>>) -> Response
     }
 }
 
-/// Counts each request by route template (never the raw path, which would
-/// let clients create unbounded label values) and status.
-pub(super) async fn count_requests(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    // MatchedPath is a shared string: cloning it does not allocate.
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    state.metrics.record_http(route, response.status().as_u16());
-    response
+/// The outermost layer of every route: counts each request by route
+/// template (never the raw path, which would let clients create unbounded
+/// label values) and status. A plain tower layer rather than
+/// `middleware::from_fn`, which clones the inner service and boxes a
+/// future on every request.
+#[derive(Clone)]
+pub(super) struct CountRequests {
+    pub(super) metrics: Arc<Metrics>,
+}
+
+impl<S> Layer<S> for CountRequests {
+    type Service = Counting<S>;
+
+    fn layer(&self, inner: S) -> Counting<S> {
+        Counting {
+            metrics: Arc::clone(&self.metrics),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(super) struct Counting<S> {
+    metrics: Arc<Metrics>,
+    inner: S,
+}
+
+impl<S> Service<Request> for Counting<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Unpin,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Counted<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        Counted {
+            // MatchedPath is a shared string: cloning it does not allocate.
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            inner: self.inner.call(request),
+            metrics: Arc::clone(&self.metrics),
+        }
+    }
+}
+
+/// A response of [`Counting`], counted when it is ready.
+pub(super) struct Counted<F> {
+    inner: F,
+    route: Option<MatchedPath>,
+    metrics: Arc<Metrics>,
+}
+
+impl<F> Future for Counted<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Ok(response) = std::task::ready!(Pin::new(&mut this.inner).poll(cx));
+        let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        this.metrics.record_http(route, response.status().as_u16());
+        Poll::Ready(Ok(response))
+    }
 }

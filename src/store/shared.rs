@@ -67,6 +67,12 @@ impl SharedStore {
         Arc::clone(&read(&self.inner.current))
     }
 
+    /// The current store's [`Store::generation`], without taking a
+    /// reference to the store (for a per-request cache check).
+    pub fn generation(&self) -> u64 {
+        read(&self.inner.current).generation()
+    }
+
     /// Runs `write` on the current store. Blocks while a compaction runs:
     /// call it from a blocking thread.
     pub fn write<R>(&self, write: impl FnOnce(&Store) -> R) -> R {
