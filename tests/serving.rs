@@ -131,11 +131,26 @@ async fn conditional_requests_get_304_and_the_etag_changes_with_content() {
         .await
         .expect("get");
     assert_eq!(gz.headers()["content-encoding"], "gzip");
+    assert_eq!(gz.headers()["etag"].to_str().expect("etag"), etag);
+    let length: usize = gz.headers()["content-length"]
+        .to_str()
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .expect("a gzipped page has a length: it was compressed once, at render time");
     let raw = gz.bytes().await.expect("body");
+    assert_eq!(raw.len(), length);
     let mut decoded = String::new();
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&raw[..]), &mut decoded)
         .expect("gunzip");
     assert_eq!(decoded, body);
+    let refused = raw_client
+        .get(&url)
+        .header("accept-encoding", "gzip;q=0, identity")
+        .send()
+        .await
+        .expect("get");
+    assert!(refused.headers().get("content-encoding").is_none());
+    assert_eq!(refused.text().await.expect("body"), body);
 
     // New content: a new ETag, and the old one no longer matches.
     up.set("wire.xml", rss(&as_refs(&numbered(0, 4))));

@@ -3,7 +3,9 @@
 //! Order of work: resolve the slug and format (404), check access (401),
 //! read the page from the render cache or build and render it on a
 //! blocking thread, then answer conditionally: `If-None-Match` (or, without
-//! it, `If-Modified-Since`) gets `304 Not Modified` with no body.
+//! it, `If-Modified-Since`) gets `304 Not Modified` with no body. A client
+//! that takes gzip gets the copy compressed at render time (other codings
+//! are left to the router's compression layer).
 
 use super::view::{self, Format, PageRequest};
 use super::{
@@ -66,10 +68,16 @@ pub(super) async fn feed(
                     Format::Json => jsonfeed::render(&view),
                     Format::Rss => rss::render(&view),
                 };
-                Ok::<_, crate::store::StoreError>((body, view.updated, request.before.is_some()))
+                let gzip = gzip(body.as_bytes());
+                Ok::<_, crate::store::StoreError>((
+                    body,
+                    gzip,
+                    view.updated,
+                    request.before.is_some(),
+                ))
             })
             .await;
-            let (body, updated, archive) = match built {
+            let (body, gzip, updated, archive) = match built {
                 Ok(Ok(built)) => built,
                 Ok(Err(e)) => {
                     tracing::error!("cannot render feed {file}: {e}");
@@ -86,6 +94,7 @@ pub(super) async fn feed(
                 cache_control: cache_control(max_age, archive),
                 content_type: format.content_type(),
                 body: Bytes::from(body),
+                gzip,
             });
             state.remember(key, generation, Arc::clone(&doc));
             doc
@@ -230,7 +239,16 @@ fn respond(doc: &Rendered, headers: &HeaderMap) -> Response {
     let mut response = if not_modified(doc, headers) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        doc.body.clone().into_response()
+        match &doc.gzip {
+            Some(gzip) if accepts_gzip(headers) => {
+                let mut response = gzip.clone().into_response();
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                response
+            }
+            _ => doc.body.clone().into_response(),
+        }
     };
     let h = response.headers_mut();
     h.insert(
@@ -245,6 +263,47 @@ fn respond(doc: &Rendered, headers: &HeaderMap) -> Response {
         HeaderValue::from_static("Accept-Encoding, Authorization"),
     );
     response
+}
+
+/// `body` gzipped (`None` only if the encoder fails, which writing to
+/// memory does not).
+fn gzip(body: &[u8]) -> Option<Bytes> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::default(),
+    );
+    encoder.write_all(body).ok()?;
+    encoder.finish().ok().map(Bytes::from)
+}
+
+/// Whether the client takes gzip (RFC 9110 §12.5.3): named, or else `*`,
+/// with a non-zero weight.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let (mut gzip, mut any) = (None, None);
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or_default().trim();
+            let weight = parts
+                .filter_map(|p| {
+                    let p = p.trim();
+                    let (name, q) = p.split_once('=')?;
+                    name.trim().eq_ignore_ascii_case("q").then_some(q)
+                })
+                .next()
+                .map_or(1.0, |q| q.trim().parse::<f32>().unwrap_or(0.0));
+            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                gzip = Some(weight > 0.0);
+            } else if coding == "*" {
+                any = Some(weight > 0.0);
+            }
+        }
+    }
+    gzip.or(any).unwrap_or(false)
 }
 
 fn etag_of(body: &str) -> HeaderValue {
@@ -279,5 +338,35 @@ mod tests {
             assert!(etag_matches(&HeaderValue::from_static(inm), &ours), "{inm}");
         }
         assert!(!etag_matches(&HeaderValue::from_static("\"abd\""), &ours));
+    }
+
+    #[test]
+    fn gzip_is_taken_when_named_or_starred_with_a_weight() {
+        let takes = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(value));
+            accepts_gzip(&headers)
+        };
+        for yes in [
+            "gzip",
+            "gzip, deflate, br",
+            "br;q=1.0, GZIP;q=0.5",
+            "*",
+            "x-gzip",
+            "gzip; Q=0.1",
+        ] {
+            assert!(takes(yes), "{yes}");
+        }
+        for no in [
+            "identity",
+            "br",
+            "gzip;q=0",
+            "*, gzip;q=0",
+            "gzip;q=0.000",
+            "deflate",
+        ] {
+            assert!(!takes(no), "{no}");
+        }
+        assert!(!accepts_gzip(&HeaderMap::new()));
     }
 }

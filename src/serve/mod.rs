@@ -139,6 +139,10 @@ type CacheKey = (view::PageRequest, String);
 
 struct Rendered {
     body: Bytes,
+    /// The body gzipped once at render time: almost every feed reader asks
+    /// for gzip, and compressing a 50 KB page per request cost ten times
+    /// more than serving it.
+    gzip: Option<Bytes>,
     etag: HeaderValue,
     last_modified: HeaderValue,
     cache_control: HeaderValue,
