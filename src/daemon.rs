@@ -342,11 +342,7 @@ pub async fn export_opml(config: &Config) -> String {
 /// `tidings backup PATH`: a consistent snapshot of the store. The store
 /// must not be in use: a running daemon holds it.
 pub async fn backup(config: &Config, path: &std::path::Path) -> anyhow::Result<BackupSummary> {
-    let store = open_store(config).await.map_err(|e| {
-        anyhow::anyhow!(
-            "{e:#}\n(is the daemon running? stop it first, e.g. `systemctl stop tidings`)"
-        )
-    })?;
+    let store = open_store(config).await.map_err(needs_daemon_stopped)?;
     let path = path.to_owned();
     let summary = tokio::task::spawn_blocking(move || store.backup(&path)).await??;
     Ok(summary)
@@ -360,12 +356,14 @@ pub async fn compact(config: &Config) -> anyhow::Result<CompactSummary> {
         Store::compact(&storage.path, storage.cache_bytes, storage.min_free_bytes)
     })
     .await?
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "{e}\n(is the daemon running? stop it first, e.g. `systemctl stop tidings`)"
-        )
-    })?;
+    .map_err(|e| needs_daemon_stopped(e.into()))?;
     Ok(summary)
+}
+
+/// An offline command's error, with what to do when the daemon holds the
+/// store.
+fn needs_daemon_stopped(e: anyhow::Error) -> anyhow::Error {
+    anyhow::anyhow!("{e:#}\n(is the daemon running? stop it first, e.g. `systemctl stop tidings`)")
 }
 
 /// `tidings restore PATH`: restores a backup as the configured store. An
