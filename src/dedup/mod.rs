@@ -258,18 +258,7 @@ mod tests {
     use super::*;
 
     fn item(guid: Option<&str>, link: Option<&str>, title: &str) -> Item {
-        Item {
-            guid: guid.map(String::from),
-            link: link.map(|l| canonical::canonical_link(l, None).unwrap()),
-            title: title.into(),
-            summary: None,
-            content: None,
-            authors: vec![],
-            categories: vec![],
-            language: None,
-            published: None,
-            updated: None,
-        }
+        Item::bare(guid, link, title)
     }
 
     fn keys(items: &[Item], mode: IdentityMode) -> Vec<Option<String>> {

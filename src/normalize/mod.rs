@@ -57,6 +57,27 @@ pub struct Item {
     pub updated: Option<DateTime<Utc>>,
 }
 
+#[cfg(test)]
+impl Item {
+    /// An item with a guid, a link (made canonical) and a title, and
+    /// nothing else: test fixtures add what they need with struct update
+    /// syntax.
+    pub fn bare(guid: Option<&str>, link: Option<&str>, title: &str) -> Item {
+        Item {
+            guid: guid.map(String::from),
+            link: link.and_then(|l| canonical::canonical_link(l, None)),
+            title: title.into(),
+            summary: None,
+            content: None,
+            authors: vec![],
+            categories: vec![],
+            language: None,
+            published: None,
+            updated: None,
+        }
+    }
+}
+
 /// Why a body could not be read as a feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NormalizeError {

@@ -741,7 +741,7 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Abort> {
 pub(super) mod tests {
     use super::*;
     use crate::dedup::IdentityMode;
-    use crate::normalize::{Item, canonical};
+    use crate::normalize::Item;
     use crate::store::RetentionPolicy;
     use chrono::{DateTime, Utc};
 
@@ -751,16 +751,8 @@ pub(super) mod tests {
 
     pub fn item(guid: Option<&str>, link: Option<&str>, title: &str, summary: &str) -> Item {
         Item {
-            guid: guid.map(String::from),
-            link: link.and_then(|l| canonical::canonical_link(l, None)),
-            title: title.into(),
             summary: (!summary.is_empty()).then(|| summary.to_owned()),
-            content: None,
-            authors: vec![],
-            categories: vec![],
-            language: None,
-            published: None,
-            updated: None,
+            ..Item::bare(guid, link, title)
         }
     }
 
