@@ -902,10 +902,8 @@ pub(super) mod tests {
         assert_eq!(store.entry_count(), 2);
     }
 
-    #[test]
-    fn a_copy_arriving_after_a_restart_finds_its_story() {
-        let dir = tempfile::tempdir().unwrap();
-        let now = crate::model::now();
+    /// A wire story and another outlet's rewrite of it at `link`.
+    fn wire_and_copy(link: &str) -> (Item, Item) {
         let wire = item(
             None,
             Some("https://tass.com/economy/1"),
@@ -914,10 +912,18 @@ pub(super) mod tests {
         );
         let copy = item(
             None,
-            Some("https://news.example/world/pipeline"),
+            Some(link),
             "China, Russia sign gas pipeline deal as Xi visits Moscow",
             "MOSCOW - China and Russia signed an agreement on the Power of Siberia 2 gas pipeline on Tuesday during a state visit by President Xi Jinping to Moscow, the Kremlin said on Tuesday.",
         );
+        (wire, copy)
+    }
+
+    #[test]
+    fn a_copy_arriving_after_a_restart_finds_its_story() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = crate::model::now();
+        let (wire, copy) = wire_and_copy("https://news.example/world/pipeline");
         {
             let store = Store::open(dir.path(), 1 << 20).unwrap();
             fetch(
@@ -938,18 +944,7 @@ pub(super) mod tests {
     #[test]
     fn the_same_story_in_two_feeds_is_one_story() {
         let (_dir, store) = open();
-        let wire = item(
-            None,
-            Some("https://tass.com/economy/1"),
-            "China and Russia sign gas pipeline deal during Xi visit to Moscow",
-            "MOSCOW - China and Russia signed an agreement on the Power of Siberia 2 gas pipeline on Tuesday during a state visit by Chinese President Xi Jinping to Moscow, the Kremlin said.",
-        );
-        let copy = item(
-            None,
-            Some("https://news.example/world/pipeline?utm_source=rss"),
-            "China, Russia sign gas pipeline deal as Xi visits Moscow",
-            "MOSCOW - China and Russia signed an agreement on the Power of Siberia 2 gas pipeline on Tuesday during a state visit by President Xi Jinping to Moscow, the Kremlin said on Tuesday.",
-        );
+        let (wire, copy) = wire_and_copy("https://news.example/world/pipeline?utm_source=rss");
         let same_link = item(
             None,
             Some("https://tass.com/economy/1"),
