@@ -326,3 +326,28 @@ async fn private_feeds_need_their_token() {
     );
     daemon.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feed_with_no_entries_yet_is_dated_by_its_config_not_1970() {
+    let up = Upstream::start().await;
+    up.set("quiet.xml", rss(&[]));
+    let setup = Setup::new(&[up.url("quiet.xml")], "");
+    let started = chrono::Utc::now();
+    let daemon = setup.start_daemon();
+    let first = daemon.get("/feeds/all.atom").await;
+    let etag = first.headers()["etag"].to_str().expect("etag").to_owned();
+    let atom = first.text().await.expect("body");
+    assert_valid_atom(&atom);
+    let feed = feed_rs::parser::parse(atom.as_bytes()).expect("parses");
+    assert!(feed.entries.is_empty());
+    let updated = feed.updated.expect("updated");
+    assert!(
+        (updated - started).num_seconds().abs() < 60,
+        "updated {updated}, daemon started {started}"
+    );
+    // Stable: the date is not the request's.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = daemon.get("/feeds/all.atom").await;
+    assert_eq!(again.headers()["etag"].to_str().expect("etag"), etag);
+    daemon.stop();
+}

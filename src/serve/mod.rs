@@ -70,6 +70,9 @@ pub struct Catalog {
     /// How long readers may cache a feed: the shortest polling interval
     /// (nothing can change faster), within [1 min, 1 h].
     pub max_age: Duration,
+    /// When this catalog was built (start-up or the last reload): the last
+    /// change of a feed with no entries yet is its definition's.
+    pub loaded: chrono::DateTime<chrono::Utc>,
 }
 
 impl Catalog {
@@ -84,6 +87,7 @@ impl Catalog {
             feeds: config.feeds.clone(),
             base_url: config.server.base_url.clone(),
             access: config.server.access.clone(),
+            loaded: crate::model::now(),
             max_age: config
                 .feeds
                 .iter()

@@ -115,8 +115,9 @@ pub struct FeedView {
     pub home_url: String,
     /// `scheme` of the topic categories.
     pub topic_scheme: String,
-    /// The newest `updated` on the page (the epoch for an empty page, so
-    /// that it does not change on every request).
+    /// The newest `updated` on the page; for an empty page, when the
+    /// config was loaded (not the time of the request, so that it does not
+    /// change on every request).
     pub updated: DateTime<Utc>,
     pub entries: Vec<EntryView>,
 }
@@ -271,7 +272,7 @@ pub fn build(
             .iter()
             .map(|e| e.entry.updated)
             .max()
-            .unwrap_or(DateTime::UNIX_EPOCH),
+            .unwrap_or(catalog.loaded),
         entries,
     })
 }
