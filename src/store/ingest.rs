@@ -288,9 +288,10 @@ pub(super) struct Tx<'a> {
     pub feed: FeedId,
     /// New entries' band hashes, for the band index once committed.
     pub indexed: RefCell<Vec<(Placed, Vec<u64>)>>,
-    /// The earliest entry stored by this transaction per link (the scans
+    /// The earliest entry stored by this transaction per link, by
+    /// (first stored, story) as `cluster::place` orders them (the scans
     /// know only committed ones).
-    linked: RefCell<HashMap<KeyHash, EntryId>>,
+    linked: RefCell<HashMap<KeyHash, (DateTime<Utc>, EntryId, EntryId)>>,
 }
 
 impl<'a> Tx<'a> {
@@ -552,7 +553,12 @@ impl<'a> Tx<'a> {
         if let Some(h) = &link {
             self.stories
                 .insert(&key::link(h, at, entry.id)[..], &[][..])?;
-            self.note_linked(h, entry.id, at, placement.story)?;
+            let earliest = (at, placement.story, entry.id);
+            self.linked
+                .borrow_mut()
+                .entry(*h)
+                .and_modify(|e| *e = (*e).min(earliest))
+                .or_insert(earliest);
         }
         self.indexed.borrow_mut().push((
             placed(entry.id, &record),
@@ -570,7 +576,7 @@ impl<'a> Tx<'a> {
             .scans
             .get(&except)
             .and_then(|s| s.first_linked);
-        let this_fetch = self.linked.borrow().get(hash).copied();
+        let this_fetch = self.linked.borrow().get(hash).map(|(.., id)| *id);
         let mut out = Vec::with_capacity(2);
         for id in stored.into_iter().chain(this_fetch) {
             if id == except {
@@ -581,28 +587,6 @@ impl<'a> Tx<'a> {
             }
         }
         Ok(out)
-    }
-
-    /// Remembers `id` as this fetch's earliest entry with the link `hash`
-    /// if it is.
-    fn note_linked(
-        &self,
-        hash: &KeyHash,
-        id: EntryId,
-        at: DateTime<Utc>,
-        story: EntryId,
-    ) -> Result<(), Abort> {
-        let earlier = self.linked.borrow().get(hash).copied();
-        let replace = match earlier {
-            None => true,
-            Some(other) => self
-                .record(other)?
-                .is_none_or(|r| (at, story) < (r.at, r.story)),
-        };
-        if replace {
-            self.linked.borrow_mut().insert(*hash, id);
-        }
-        Ok(())
     }
 
     /// The item's sketch, from its scan if it had one.
