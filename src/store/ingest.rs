@@ -277,6 +277,10 @@ pub(super) struct Scan {
     pub recurring: bool,
 }
 
+/// An entry with a link: when it was first stored, its story, its id (in
+/// the order `cluster::place` picks the earliest).
+type Linked = (DateTime<Utc>, EntryId, EntryId);
+
 /// The trees of one fetch's transaction.
 pub(super) struct Tx<'a> {
     pub entries: &'a TransactionalTree,
@@ -291,7 +295,7 @@ pub(super) struct Tx<'a> {
     /// The earliest entry stored by this transaction per link, by
     /// (first stored, story) as `cluster::place` orders them (the scans
     /// know only committed ones).
-    linked: RefCell<HashMap<KeyHash, (DateTime<Utc>, EntryId, EntryId)>>,
+    linked: RefCell<HashMap<KeyHash, Linked>>,
 }
 
 impl<'a> Tx<'a> {
