@@ -195,7 +195,7 @@ pub(super) fn fast_not_modified(state: &AppState, request: &Request) -> Option<R
     if !not_modified(&doc, headers) {
         return None;
     }
-    let mut response = respond(&doc, headers);
+    let mut response = respond_as(&doc, headers, true);
     // What the router adds to every bodiless response (hyper leaves it out
     // of a 304 to a GET and keeps it for a HEAD).
     response
@@ -236,7 +236,12 @@ fn not_modified(doc: &Rendered, headers: &HeaderMap) -> bool {
 
 /// The response for a rendered document, `304` when the client has it.
 fn respond(doc: &Rendered, headers: &HeaderMap) -> Response {
-    let mut response = if not_modified(doc, headers) {
+    respond_as(doc, headers, not_modified(doc, headers))
+}
+
+/// [`respond`] once whether the client has `doc` is known.
+fn respond_as(doc: &Rendered, headers: &HeaderMap, not_modified: bool) -> Response {
+    let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         match &doc.gzip {
