@@ -25,6 +25,8 @@ use tidings::normalize::parse_feed;
 use tidings::store::Store;
 
 fn main() {
+    // The daemon's allocator settings: memory figures are the daemon's.
+    tidings::memory::tune_allocator();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")

@@ -42,6 +42,8 @@ const COMPACT_FLOOR: u64 = 64 << 20;
 type Feeds = Vec<(String, Vec<Vec<u8>>)>;
 
 fn main() {
+    // The daemon's allocator settings: memory figures are the daemon's.
+    tidings::memory::tune_allocator();
     let cycles: usize = std::env::args()
         .skip(1)
         .find(|a| a != "--bench")

@@ -37,6 +37,8 @@ const EXTRA_TOPICS: &[(&str, &str)] = &[
 ];
 
 fn main() {
+    // The daemon's allocator settings: memory figures are the daemon's.
+    tidings::memory::tune_allocator();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let config_path = root.join("config/tidings.toml");
     let source = std::fs::read_to_string(&config_path).expect("config/tidings.toml is readable");

@@ -25,6 +25,7 @@
 //! - [`service`]: systemd integration (sd_notify, watchdog, socket
 //!   activation); [`health`] and [`metrics`]: what monitoring sees.
 //! - [`inspect`]: topic tuning tools (`explain`, `test-topic`) over the store.
+//! - [`memory`]: the allocator settings the daemon (and its benchmarks) run with.
 //!
 //! [`model`] holds the types every stage shares.
 
@@ -37,6 +38,7 @@ pub mod health;
 pub mod housekeeping;
 pub mod inspect;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod normalize;

@@ -92,21 +92,6 @@ enum Command {
     },
 }
 
-/// glibc gives each thread that allocates under contention an arena of its
-/// own (up to 8 per core), and memory freed into one is not reused by the
-/// others: with the runtime's, the blocking pool's and sled's threads all
-/// parsing and storing, the daemon polling 1,000 feeds held 280–310 MB
-/// after 15 s, of which about 160 MB was such free memory (with two arenas:
-/// 128 MB). Two arenas cost nothing measurable on 2 cores.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called before any
-    // other thread starts.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
 fn main() -> ExitCode {
     // A file-size limit (`ulimit -f`, systemd's LimitFSIZE=) must fail the
     // store's write with EFBIG, reported like a full disk, rather than kill
@@ -116,7 +101,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    limit_malloc_arenas();
+    tidings::memory::tune_allocator();
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Run => "info",
