@@ -167,6 +167,8 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     // NFKC changes nothing in ASCII text, the common case: skip it there.
     let mut chars: Box<dyn Iterator<Item = char>> = if text.is_ascii() {
         Box::new(text.chars().map(|c| c.to_ascii_lowercase()))
+    } else if is_nfkc(text) {
+        Box::new(text.chars().flat_map(char::to_lowercase))
     } else {
         Box::new(text.nfkc().flat_map(char::to_lowercase))
     };
@@ -179,6 +181,14 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         }
         (!word.is_empty()).then_some(word)
     })
+}
+
+/// Whether `text` is already in NFKC by the standard's quick check (a
+/// table lookup per character): Cyrillic and most accented Latin text is,
+/// and normalizing it anyway (decompose, reorder, recompose) was a third
+/// of sketching such an entry. "Maybe" counts as no.
+fn is_nfkc(text: &str) -> bool {
+    unicode_normalization::is_nfkc_quick(text.chars()) == unicode_normalization::IsNormalized::Yes
 }
 
 /// Adds folded character `c` to `word`; `false` when `c` ends a nonempty
@@ -210,6 +220,10 @@ fn for_each_word(text: &str, mut each: impl FnMut(&str) -> bool) {
     let finished = if text.is_ascii() {
         text.chars()
             .map(|c| c.to_ascii_lowercase())
+            .all(|c| feed(c, &mut word))
+    } else if is_nfkc(text) {
+        text.chars()
+            .flat_map(char::to_lowercase)
             .all(|c| feed(c, &mut word))
     } else {
         text.nfkc()
@@ -745,6 +759,42 @@ mod tests {
             content_words("em\u{200b}ergency sur\u{ad}charge"),
             ["emergency", "surcharge"]
         );
+    }
+
+    #[test]
+    fn text_already_normalized_folds_as_if_normalized_again() {
+        let samples = [
+            "Путин и Си Цзиньпин подписали соглашение; ЁЖ",
+            "Café crème, naïve coöperation",
+            // Decomposed accents, full-width letters, a ligature, a
+            // superscript: the quick check says no, and NFKC runs.
+            "Cafe\u{301} ｆｕｌｌ ﬁnance x²",
+            "Ελλάδα 中国 Россия",
+        ];
+        for text in samples {
+            let reference: Vec<String> = {
+                let normalized: String = text.nfkc().collect();
+                let mut out = Vec::new();
+                let mut word = String::new();
+                for c in normalized.chars().flat_map(char::to_lowercase) {
+                    if !fold_into(&mut word, c) {
+                        out.push(std::mem::take(&mut word));
+                    }
+                }
+                if !word.is_empty() {
+                    out.push(word);
+                }
+                out
+            };
+            assert_eq!(words(text).collect::<Vec<_>>(), reference, "{text}");
+            let mut each = Vec::new();
+            for_each_word(text, |w| {
+                each.push(w.to_owned());
+                true
+            });
+            assert_eq!(each, reference, "{text}");
+        }
+        assert!(!is_nfkc("ｆｕｌｌ") && !is_nfkc("ﬁ") && is_nfkc("Россия"));
     }
 
     #[test]
