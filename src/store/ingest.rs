@@ -14,7 +14,6 @@
 //! each other directly (`cluster::recurring_within`).
 
 use super::band_index::{self, BandIndex, Placed};
-use super::last_fetch::{self, LastFetch, Remembered};
 use super::stories::{Alias, KeyHash, StoryRecord, Tombstone, key, key_hash};
 use super::{CodecError, Store, StoreCounts, StoreError, codec, keys};
 use crate::dedup::cluster::{self, Candidate, Newcomer, Placement};
@@ -80,8 +79,7 @@ impl Store {
         let _writing = self.write_guard();
         self.write_allowed()?;
         self.load_band_index()?;
-        let remembered = self.last_fetch().take(state.id());
-        let prepared = self.prepare(state.id(), &incoming, &remembered)?;
+        let prepared = self.prepare(state.id(), &incoming)?;
         let result = self
             .trees()
             .transaction(|(entries, by_time, feeds, identities, stories)| {
@@ -98,9 +96,9 @@ impl Store {
                 };
                 state.entry_count = previous + counts.new as u64;
                 feeds.insert(&feed_key[..], codec::encode(&state))?;
-                Ok((counts, tx.indexed.into_inner(), tx.stored_as.into_inner()))
+                Ok((counts, tx.indexed.into_inner()))
             });
-        let (counts, indexed, stored_as) = result.map_err(|e| match e {
+        let (counts, indexed) = result.map_err(|e| match e {
             TransactionError::Abort(codec) => StoreError::Corrupt(codec),
             TransactionError::Storage(sled) => self.write_failed(sled),
         })?;
@@ -109,14 +107,6 @@ impl Store {
             index.insert(placed, bands);
         }
         drop(index);
-        let fingerprints = &prepared.fingerprints;
-        self.last_fetch().remember(
-            state.id(),
-            stored_as
-                .into_iter()
-                .map(|(i, id)| (fingerprints[i], id))
-                .collect(),
-        );
         if counts.new + counts.updated > 0 {
             self.bump_generation();
         }
@@ -124,27 +114,15 @@ impl Store {
     }
 
     /// Reads what the transaction will need from the committed store: the
-    /// items that change nothing (those the feed's last fetch listed just
-    /// so are not read at all), and for the items that look new (no key of
-    /// theirs names an entry yet) their sketches and LSH candidates. Runs
-    /// under the write lock, so the store does not change before the
+    /// items that change nothing, and for the items that look new (no key
+    /// of theirs names an entry yet) their sketches and LSH candidates.
+    /// Runs under the write lock, so the store does not change before the
     /// transaction.
-    fn prepare(
-        &self,
-        feed: FeedId,
-        incoming: &[Incoming],
-        remembered: &Remembered,
-    ) -> Result<Prepared, StoreError> {
+    fn prepare(&self, feed: FeedId, incoming: &[Incoming]) -> Result<Prepared, StoreError> {
         let mut scans = HashMap::new();
         let mut resolved = Vec::with_capacity(incoming.len());
         let mut unchanged = Vec::new();
-        let fingerprints: Vec<u64> = incoming.iter().map(last_fetch::fingerprint).collect();
         for (i, item) in incoming.iter().enumerate() {
-            if let Some(id) = remembered.get(fingerprints[i]) {
-                unchanged.push((i, id));
-                resolved.push(Some(id));
-                continue;
-            }
             let found = resolve_with(
                 &item.identity,
                 |h| {
@@ -197,11 +175,7 @@ impl Store {
         for (id, scan) in scans.iter_mut() {
             scan.recurring = recurring.contains(id);
         }
-        Ok(Prepared {
-            scans,
-            settled,
-            fingerprints,
-        })
+        Ok(Prepared { scans, settled })
     }
 
     /// What the store knows of an entry about to be stored: the entries
@@ -234,12 +208,6 @@ impl Store {
             first_linked,
             recurring: false,
         })
-    }
-
-    /// What feeds' last fetches listed, whoever panicked while holding it
-    /// (each change is one insert or removal of a whole feed's list).
-    pub(super) fn last_fetch(&self) -> std::sync::MutexGuard<'_, LastFetch> {
-        self.last_fetch.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The band index, whoever panicked while holding it (it is only ever
@@ -296,8 +264,6 @@ pub(super) struct Prepared {
     /// Items (by position in the fetch) that name a stored entry by keys
     /// it already has, with the same text: nothing to write for them.
     pub settled: HashMap<usize, EntryId>,
-    /// Each item's `last_fetch::fingerprint`, by position.
-    pub fingerprints: Vec<u64>,
 }
 
 /// A new item's sketch and the stored entries (with the second they were
@@ -326,9 +292,6 @@ pub(super) struct Tx<'a> {
     pub feed: FeedId,
     /// New entries' band hashes, for the band index once committed.
     pub indexed: RefCell<Vec<(Placed, Vec<u64>)>>,
-    /// Items (by position) that are now exactly a live entry: what the
-    /// feed's fetch is remembered as (`last_fetch`).
-    pub stored_as: RefCell<Vec<(usize, EntryId)>>,
     /// The earliest entry stored by this transaction per link, by
     /// (first stored, story) as `cluster::place` orders them (the scans
     /// know only committed ones).
@@ -349,7 +312,6 @@ impl<'a> Tx<'a> {
             prepared,
             feed,
             indexed: RefCell::new(Vec::new()),
-            stored_as: RefCell::new(Vec::new()),
             linked: RefCell::new(HashMap::new()),
         }
     }
@@ -360,33 +322,28 @@ impl<'a> Tx<'a> {
         // fetch no longer lists.
         let mut listed: HashSet<EntryId> = HashSet::new();
         let mut by_text = Vec::new();
-        let live = |i: usize, id: EntryId| self.stored_as.borrow_mut().push((i, id));
         for (i, item) in incoming.iter().enumerate() {
             if let Some(id) = self.prepared.settled.get(&i) {
                 listed.insert(*id);
                 counts.unchanged += 1;
-                live(i, *id);
                 continue;
             }
             match self.resolve(&item.identity)? {
                 Some((id, known)) => {
                     listed.insert(id);
-                    if let Some(now) = self.store_known(id, item, known, &mut counts)? {
-                        live(i, now);
-                    }
+                    self.store_known(id, item, known, &mut counts)?;
                 }
-                None if item.identity.key.starts_with(dedup::CONTENT) => by_text.push((i, item)),
+                None if item.identity.key.starts_with(dedup::CONTENT) => by_text.push(item),
                 None => {
                     listed.insert(item.identity.id);
                     let sketch = self.sketch(item);
                     self.insert_new(item, sketch, &mut counts)?;
-                    live(i, item.identity.id);
                 }
             }
         }
         // Items known only by their text: an unknown text may be an edited
         // headline of an entry the feed no longer lists.
-        for (i, item) in by_text {
+        for item in by_text {
             let sketch = self.sketch(item);
             let newcomer = Newcomer {
                 entry: item.identity.id,
@@ -408,14 +365,11 @@ impl<'a> Tx<'a> {
             match cluster::edit_of(&newcomer, &candidates) {
                 Some(id) => {
                     listed.insert(id);
-                    if let Some(now) = self.store_known(id, item, KeysKnown::No, &mut counts)? {
-                        live(i, now);
-                    }
+                    self.store_known(id, item, KeysKnown::No, &mut counts)?;
                 }
                 None => {
                     listed.insert(item.identity.id);
                     self.insert_new(item, sketch, &mut counts)?;
-                    live(i, item.identity.id);
                 }
             }
         }
@@ -434,14 +388,13 @@ impl<'a> Tx<'a> {
 
     /// An item resolved to stored entry `id`: a tombstone is refreshed, an
     /// entry updated in place if its text changed; new keys are remembered.
-    /// The live entry the item now is (none for a tombstone).
     fn store_known(
         &self,
         id: EntryId,
         item: &Incoming,
         keys: KeysKnown,
         counts: &mut StoreCounts,
-    ) -> Result<Option<EntryId>, Abort> {
+    ) -> Result<(), Abort> {
         let Some(old) = self.entry(id)? else {
             // Keys outlive their entry only under a tombstone.
             if let Some(mut tomb) = self.tombstone(id)? {
@@ -452,12 +405,11 @@ impl<'a> Tx<'a> {
                     self.identities
                         .insert(&key::tombstone(id)[..], codec::encode(&tomb))?;
                 }
-                return Ok(None);
+                return Ok(());
             }
             // An alias naming nothing (cannot happen). Store the item afresh.
             let sketch = self.sketch(item);
-            self.insert_new(item, sketch, counts)?;
-            return Ok(Some(item.identity.id));
+            return self.insert_new(item, sketch, counts);
         };
         let incoming = Entry {
             id,
@@ -478,10 +430,10 @@ impl<'a> Tx<'a> {
                 self.entries.insert(&id.0[..], codec::encode(&merged))?;
             }
         }
-        if keys == KeysKnown::No {
-            self.learn_keys(id, &item.identity)?;
+        match keys {
+            KeysKnown::All => Ok(()),
+            KeysKnown::No => self.learn_keys(id, &item.identity),
         }
-        Ok(Some(id))
     }
 
     /// Remembers keys of `identity` that do not name `id` yet (the feed
@@ -795,15 +747,7 @@ pub(super) mod tests {
     /// One fetch of `items` from `feed` at `now`, as the poller stores it.
     pub fn fetch(store: &Store, feed: &str, items: &[Item], now: DateTime<Utc>) -> StoreCounts {
         let state = FeedState::new(feed);
-        store
-            .store_incoming(&state, incoming(feed, items, now))
-            .unwrap()
-    }
-
-    /// `items` identified as the poller does, on their way into the store.
-    pub fn incoming(feed: &str, items: &[Item], now: DateTime<Utc>) -> Vec<Incoming> {
-        let state = FeedState::new(feed);
-        dedup::identify(feed, items, IdentityMode::Guid)
+        let incoming = dedup::identify(feed, items, IdentityMode::Guid)
             .into_iter()
             .zip(items)
             .filter_map(|(identity, item)| {
@@ -827,7 +771,8 @@ pub(super) mod tests {
                     identity,
                 })
             })
-            .collect()
+            .collect();
+        store.store_incoming(&state, incoming).unwrap()
     }
 
     pub fn open() -> (tempfile::TempDir, Store) {
@@ -1083,53 +1028,6 @@ pub(super) mod tests {
         fetch(&store, FEED, &items[2..], t(42));
         assert_eq!(store.prune(&keep_one, t(75)).unwrap().tombstones_expired, 2);
         assert_eq!(counts(fetch(&store, FEED, &items, t(76))), (2, 0, 1));
-    }
-
-    #[test]
-    fn a_fetch_is_remembered_as_its_live_entries_until_a_prune() {
-        let (_dir, store) = open();
-        let items: Vec<Item> = (0..3)
-            .map(|i| {
-                item(
-                    Some(&format!("g{i}")),
-                    None,
-                    &format!("Story number {i}"),
-                    "",
-                )
-            })
-            .collect();
-        let feed = FeedState::new(FEED).id();
-        let remembered = |items: &[Item], at| {
-            let memory = store.last_fetch().take(feed);
-            incoming(FEED, items, at)
-                .iter()
-                .map(|i| memory.get(last_fetch::fingerprint(i)) == Some(i.identity.id))
-                .collect::<Vec<bool>>()
-        };
-        fetch(&store, FEED, &items, t(0));
-        assert_eq!(remembered(&items, t(1)), [true, true, true]);
-        // Dates are not part of an item's fingerprint; its text is.
-        fetch(&store, FEED, &items, t(1));
-        assert_eq!(remembered(&items, t(9)), [true, true, true]);
-        let edited = [item(Some("g0"), None, "Story number 0, edited", "")];
-        fetch(&store, FEED, &items, t(2));
-        assert_eq!(remembered(&edited, t(2)), [false]);
-        // A prune forgets every feed; the pruned items are not remembered
-        // again (their tombstones must be seen), the live one is.
-        fetch(&store, FEED, &items, t(2));
-        let keep_one = RetentionPolicy {
-            max_age: None,
-            max_entries_per_feed: Some(1),
-        };
-        assert_eq!(store.prune(&keep_one, t(3)).unwrap().pruned, 2);
-        assert_eq!(remembered(&items, t(3)), [false, false, false]);
-        assert_eq!(counts(fetch(&store, FEED, &items, t(4))), (0, 0, 3));
-        let live: Vec<bool> = incoming(FEED, &items, t(4))
-            .iter()
-            .map(|i| store.entry(i.identity.id).unwrap().is_some())
-            .collect();
-        assert_eq!(live.iter().filter(|l| **l).count(), 1);
-        assert_eq!(remembered(&items, t(5)), live);
     }
 
     #[test]

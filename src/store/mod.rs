@@ -25,7 +25,6 @@ mod codec;
 mod compact;
 mod ingest;
 mod keys;
-mod last_fetch;
 mod migrate;
 pub mod retention;
 mod shared;
@@ -131,8 +130,6 @@ pub struct Store {
     /// first write (`load_band_index`).
     bands: std::sync::Mutex<band_index::BandIndex>,
     bands_loaded: std::sync::atomic::AtomicBool,
-    /// What each feed's last stored fetch listed (see `last_fetch`).
-    last_fetch: std::sync::Mutex<last_fetch::LastFetch>,
     /// Increases on every write that changes what a served feed shows, so
     /// servers can cache rendered feeds until it moves.
     generation: AtomicU64,
@@ -228,7 +225,6 @@ impl Store {
                 band_index::keep().num_seconds(),
             )),
             bands_loaded: std::sync::atomic::AtomicBool::new(false),
-            last_fetch: Default::default(),
             db,
             generation: AtomicU64::new(0),
             writes: std::sync::Mutex::new(()),

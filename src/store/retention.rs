@@ -126,8 +126,6 @@ impl Store {
 
     fn remove_batch(&self, ids: &[EntryId], now: DateTime<Utc>) -> Result<usize, StoreError> {
         let _writing = self.write_guard();
-        // A pruned entry's items must reach its tombstone again.
-        self.last_fetch().clear();
         let result = self
             .trees()
             .transaction(|(entries, by_time, feeds, identities, stories)| {
