@@ -181,16 +181,16 @@ impl BandIndex {
     }
 
     /// The entries first stored within `window` seconds of `new`'s time
-    /// that share at least `min_shared` of `bands`, with their times,
-    /// oldest first: every one from `new`'s feed, and of other feeds'
-    /// entries [`PER_STORY`] per story.
+    /// that share at least `min_shared` of `bands`, with their times and
+    /// feeds, oldest first: every one from `new`'s feed, and of other
+    /// feeds' entries [`PER_STORY`] per story.
     pub fn candidates(
         &self,
         bands: impl IntoIterator<Item = u64>,
         new: &Placed,
         window: i64,
         min_shared: usize,
-    ) -> Vec<(EntryId, i64)> {
+    ) -> Vec<(EntryId, i64, FeedId)> {
         // Every entry once per band it shares; sorted, an entry's count is
         // the length of its run.
         let mut hits: Vec<Seq> = Vec::new();
@@ -214,7 +214,7 @@ impl BandIndex {
         shared.sort_unstable_by(|(a, a_shared), (b, b_shared)| {
             (a.story, b_shared, b.secs, a.id).cmp(&(b.story, a_shared, a.secs, b.id))
         });
-        let mut out: Vec<(EntryId, i64)> = Vec::new();
+        let mut out: Vec<(EntryId, i64, FeedId)> = Vec::new();
         let mut story = None;
         let mut taken = 0;
         for (e, _) in shared {
@@ -223,13 +223,13 @@ impl BandIndex {
                 taken = 0;
             }
             if e.feed == new.feed {
-                out.push((e.id, e.secs));
+                out.push((e.id, e.secs, e.feed));
             } else if taken < PER_STORY {
                 taken += 1;
-                out.push((e.id, e.secs));
+                out.push((e.id, e.secs, e.feed));
             }
         }
-        out.sort_unstable_by_key(|(id, t)| (*t, *id));
+        out.sort_unstable_by_key(|(id, t, _)| (*t, *id));
         if out.len() > MAX_CANDIDATES {
             // A story carried by hundreds of feeds (or a template repeated
             // in every item) would make each new copy read every earlier
@@ -286,6 +286,11 @@ mod tests {
         EntryId([n; 16])
     }
 
+    /// Candidates without their feeds.
+    fn at(found: Vec<(EntryId, i64, FeedId)>) -> Vec<(EntryId, i64)> {
+        found.into_iter().map(|(id, secs, _)| (id, secs)).collect()
+    }
+
     /// Entry `n` at `secs`, a story of its own from a feed of its own.
     fn e(n: u8, secs: i64) -> Placed {
         Placed {
@@ -303,20 +308,20 @@ mod tests {
         index.insert(e(2, 200), [1, 2, 9]);
         index.insert(e(3, 300), [7, 8, 9]);
         assert_eq!(
-            index.candidates([1, 2, 4], &e(9, 250), 500, 2),
+            at(index.candidates([1, 2, 4], &e(9, 250), 500, 2)),
             [(id(1), 100), (id(2), 200)]
         );
         assert_eq!(
-            index.candidates([1, 2, 4], &e(9, 250), 100, 2),
+            at(index.candidates([1, 2, 4], &e(9, 250), 100, 2)),
             [(id(2), 200)]
         );
         assert_eq!(
-            index.candidates([1, 2, 4], &e(2, 250), 500, 2),
+            at(index.candidates([1, 2, 4], &e(2, 250), 500, 2)),
             [(id(1), 100)]
         );
-        assert_eq!(index.candidates([1, 4], &e(9, 250), 500, 2), []);
+        assert_eq!(at(index.candidates([1, 4], &e(9, 250), 500, 2)), []);
         assert_eq!(
-            index.candidates([9], &e(9, 250), 500, 1),
+            at(index.candidates([9], &e(9, 250), 500, 1)),
             [(id(2), 200), (id(3), 300)]
         );
     }
@@ -327,7 +332,7 @@ mod tests {
         for n in 0..120u8 {
             index.insert(e(n, i64::from(n)), [1, 2]);
         }
-        let found = index.candidates([1, 2], &e(255, 100), 1_000, 2);
+        let found = at(index.candidates([1, 2], &e(255, 100), 1_000, 2));
         assert_eq!(found.len(), MAX_CANDIDATES);
         let half = MAX_CANDIDATES / 2;
         assert_eq!(found[0], (id(0), 0), "the oldest copy leads to the story");
@@ -356,7 +361,7 @@ mod tests {
             feed: FeedId(7),
             ..e(255, 100)
         };
-        let found = index.candidates([1, 2, 3], &new, 1_000, 2);
+        let found = at(index.candidates([1, 2, 3], &new, 1_000, 2));
         let mut ids: Vec<EntryId> = found.iter().map(|(id, _)| *id).collect();
         ids.sort();
         // Feed 7's own ten copies, four more of the story (those sharing
@@ -373,7 +378,7 @@ mod tests {
         for n in 0..=BUCKET_CAP as u8 {
             index.insert(e(n, i64::from(n)), [1]);
         }
-        let found = index.candidates([1], &e(255, 0), 1_000, 1);
+        let found = at(index.candidates([1], &e(255, 0), 1_000, 1));
         assert_eq!(found.len(), MAX_CANDIDATES);
         assert_eq!(found[0], (id(1), 1), "the oldest left the full bucket");
         assert_eq!(
@@ -383,7 +388,7 @@ mod tests {
         // Still indexed: it leaves for good when removed.
         index.remove(id(0));
         index.remove(id(1));
-        let found = index.candidates([1], &e(255, 0), 1_000, 1);
+        let found = at(index.candidates([1], &e(255, 0), 1_000, 1));
         assert_eq!(found[0], (id(2), 2));
     }
 
@@ -395,13 +400,16 @@ mod tests {
             index.insert(e(n, 0), [1]);
         }
         // The full bucket dropped its oldest, across the wrap.
-        let found = index.candidates([1], &e(255, 0), 1_000, 1);
+        let found = at(index.candidates([1], &e(255, 0), 1_000, 1));
         assert_eq!(found.len(), MAX_CANDIDATES);
         assert!(!found.iter().any(|(found, _)| *found == id(0)));
         // Expiry walks from the oldest, across the wrap.
         index.insert(e(254, 150), [2]);
         assert_eq!(index.len(), 1);
-        assert_eq!(index.candidates([2], &e(255, 150), 10, 1), [(id(254), 150)]);
+        assert_eq!(
+            at(index.candidates([2], &e(255, 150), 10, 1)),
+            [(id(254), 150)]
+        );
     }
 
     #[test]
@@ -410,14 +418,20 @@ mod tests {
         index.insert(e(1, 0), [1, 2]);
         index.insert(e(2, 50), [1, 2]);
         index.remove(id(2));
-        assert_eq!(index.candidates([1, 2], &e(9, 0), 1000, 2), [(id(1), 0)]);
+        assert_eq!(
+            at(index.candidates([1, 2], &e(9, 0), 1000, 2)),
+            [(id(1), 0)]
+        );
         index.insert(e(3, 150), [1, 2]);
         // Entry 1 is now more than 100 s older than the newest.
-        assert_eq!(index.candidates([1, 2], &e(9, 0), 1000, 2), [(id(3), 150)]);
+        assert_eq!(
+            at(index.candidates([1, 2], &e(9, 0), 1000, 2)),
+            [(id(3), 150)]
+        );
         assert_eq!(index.len(), 1);
         // Re-indexing an entry moves it.
         index.insert(e(3, 160), [5, 6]);
-        assert_eq!(index.candidates([1, 2], &e(9, 0), 1000, 1), []);
+        assert_eq!(at(index.candidates([1, 2], &e(9, 0), 1000, 1)), []);
         assert_eq!(index.len(), 1);
         assert!(index.buckets.len() == 2 && index.overflow.is_empty());
     }

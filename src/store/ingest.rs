@@ -267,14 +267,23 @@ pub(super) struct Prepared {
 }
 
 /// A new item's sketch and the stored entries (with the second they were
-/// first stored) that may be copies or earlier versions of it.
+/// first stored, and their feed) that may be copies or earlier versions of
+/// it.
 pub(super) struct Scan {
     pub sketch: Sketch,
-    pub candidates: Vec<(EntryId, i64)>,
+    pub candidates: Vec<(EntryId, i64, FeedId)>,
     /// The earliest stored entry with the same link.
     pub first_linked: Option<EntryId>,
     /// Another new item of the same fetch has near-duplicate text.
     pub recurring: bool,
+}
+
+/// Which of an item's scanned candidates to read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Feeds {
+    Any,
+    /// Only those of the fetch's own feed.
+    Own,
 }
 
 /// An entry with a link: when it was first stored, its story, its id (in
@@ -357,6 +366,7 @@ impl<'a> Tx<'a> {
                     item.identity.id,
                     item.entry.first_seen,
                     cluster::edit_window(),
+                    Feeds::Any,
                 )?
                 .into_iter()
                 .filter(|(c, content_keyed)| *content_keyed && !listed.contains(&c.entry))
@@ -511,8 +521,16 @@ impl<'a> Tx<'a> {
             Some(h) => self.by_link(h, entry.id)?,
             None => Vec::new(),
         };
+        // A story with the same link decides, and then `place` looks only at
+        // the feed's own entries (whether this text recurs in it): other
+        // feeds' copies, usually most candidates, need not be read.
+        let feeds = if same_link.is_empty() {
+            Feeds::Any
+        } else {
+            Feeds::Own
+        };
         let similar: Vec<Candidate> = self
-            .similar(entry.id, entry.first_seen, cluster::window())?
+            .similar(entry.id, entry.first_seen, cluster::window(), feeds)?
             .into_iter()
             .map(|(c, _)| c)
             .collect();
@@ -602,7 +620,7 @@ impl<'a> Tx<'a> {
     }
 
     /// The scanned candidates of item `id` first stored within `window` of
-    /// `at`, with whether each is known by its text alone. (An item that looked known before the
+    /// `at` (of `feeds`), with whether each is known by its text alone. (An item that looked known before the
     /// transaction but turned out new — another fetch removed its entry
     /// meanwhile — has none.)
     fn similar(
@@ -610,14 +628,15 @@ impl<'a> Tx<'a> {
         id: EntryId,
         at: DateTime<Utc>,
         window: Duration,
+        feeds: Feeds,
     ) -> Result<Vec<(Candidate, bool)>, Abort> {
         let Some(scan) = self.prepared.scans.get(&id) else {
             return Ok(Vec::new());
         };
         let (window, secs) = (window.num_seconds(), at.timestamp());
         let mut out = Vec::new();
-        for (candidate, t) in &scan.candidates {
-            if (t - secs).abs() > window {
+        for (candidate, t, feed) in &scan.candidates {
+            if (t - secs).abs() > window || (feeds == Feeds::Own && *feed != self.feed) {
                 continue;
             }
             if let Some(record) = self.record(*candidate)? {
@@ -927,6 +946,52 @@ pub(super) mod tests {
         let page = store.story_page(10, None, |_| true).unwrap();
         assert_eq!(page.stories.len(), 1, "{page:?}");
         assert_eq!(page.stories[0].copies.len(), 1);
+    }
+
+    #[test]
+    fn a_copy_placed_by_its_link_still_learns_that_its_text_recurs() {
+        // The same link decides the story, and only the feed's own entries
+        // are read then: they still tell that this text recurs in the feed.
+        let (_dir, store) = open();
+        let (a, b) = ("https://a.example/rss", "https://b.example/rss");
+        let boilerplate = "Read the latest reports from our correspondents covering politics, \
+                           markets, technology and culture across every region of the world";
+        let first = item(
+            Some("g1"),
+            Some("https://a.example/1"),
+            "Regional weather outlook for the coming weekend",
+            boilerplate,
+        );
+        let second = item(
+            Some("g2"),
+            Some("https://a.example/2"),
+            "Regional weather outlook for the coming weekend",
+            boilerplate,
+        );
+        let linked = item(
+            Some("h1"),
+            Some("https://a.example/2"),
+            "Central bank leaves interest rates unchanged",
+            "The decision was expected by most economists surveyed last week",
+        );
+        fetch(&store, a, std::slice::from_ref(&first), t(0));
+        fetch(&store, b, std::slice::from_ref(&linked), t(0));
+        fetch(
+            &store,
+            a,
+            &[first, second.clone()],
+            t(0) + Duration::hours(1),
+        );
+        let id_of = |feed: &str, it: &Item| {
+            dedup::identify(feed, std::slice::from_ref(it), IdentityMode::Guid)[0]
+                .as_ref()
+                .unwrap()
+                .id
+        };
+        let copy = store.story_record(id_of(a, &second)).unwrap().unwrap();
+        let founder = id_of(b, &linked);
+        assert_eq!(copy.story, founder, "joined by its link");
+        assert!(copy.recurring, "its text recurs in its own feed");
     }
 
     #[test]
