@@ -7,8 +7,9 @@
 //! per entry cost more disk (about 10 kB an entry) and time (range scans)
 //! than the rest of the store.
 //!
-//! Memory: about 0.5 kB per indexed entry (its 32 band hashes, and an
-//! 8-byte slot in each of its 32 buckets). Band hashes are kept as their low
+//! Memory: about 0.6 kB per indexed entry, most of it hash-map slots for
+//! its 32 buckets, then its 32 band hashes (heaptrack, polling 1,000
+//! feeds: 26.1 MB for 41,876 entries). Band hashes are kept as their low
 //! 32 bits: a truncated hash only adds candidates, which the sketch
 //! comparison then turns down, and with a million buckets a spurious shared
 //! band is a 1-in-4,000 event per band (two are needed).
