@@ -800,6 +800,14 @@ pub(super) mod tests {
         (dir, store)
     }
 
+    /// The id `item` gets when `feed` lists it alone.
+    fn id_of(feed: &str, item: &Item) -> EntryId {
+        dedup::identify(feed, std::slice::from_ref(item), IdentityMode::Guid)[0]
+            .as_ref()
+            .expect("an identifiable item")
+            .id
+    }
+
     fn counts(c: StoreCounts) -> (usize, usize, usize) {
         (c.new, c.updated, c.unchanged)
     }
@@ -854,10 +862,7 @@ pub(super) mod tests {
             "Text",
         );
         fetch(&store, FEED, std::slice::from_ref(&a), t(0));
-        let id = dedup::identify(FEED, std::slice::from_ref(&a), IdentityMode::Guid)[0]
-            .clone()
-            .unwrap()
-            .id;
+        let id = id_of(FEED, &a);
         let generation = store.generation();
         assert_eq!(
             counts(fetch(&store, FEED, std::slice::from_ref(&a), t(1))),
@@ -982,12 +987,6 @@ pub(super) mod tests {
             &[first, second.clone()],
             t(0) + Duration::hours(1),
         );
-        let id_of = |feed: &str, it: &Item| {
-            dedup::identify(feed, std::slice::from_ref(it), IdentityMode::Guid)[0]
-                .as_ref()
-                .unwrap()
-                .id
-        };
         let copy = store.story_record(id_of(a, &second)).unwrap().unwrap();
         let founder = id_of(b, &linked);
         assert_eq!(copy.story, founder, "joined by its link");
