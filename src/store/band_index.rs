@@ -182,16 +182,16 @@ impl BandIndex {
     }
 
     /// The entries first stored within `window` seconds of `new`'s time
-    /// that share at least `min_shared` of `bands`, with their times and
-    /// feeds, oldest first: every one from `new`'s feed, and of other
-    /// feeds' entries [`PER_STORY`] per story.
+    /// that share at least `min_shared` of `bands`, oldest first: every
+    /// one from `new`'s feed, and of other feeds' entries [`PER_STORY`] per
+    /// story.
     pub fn candidates(
         &self,
         bands: impl IntoIterator<Item = u64>,
         new: &Placed,
         window: i64,
         min_shared: usize,
-    ) -> Vec<(EntryId, i64, FeedId)> {
+    ) -> Vec<Placed> {
         // Every entry once per band it shares; sorted, an entry's count is
         // the length of its run.
         let mut hits: Vec<Seq> = Vec::new();
@@ -215,7 +215,7 @@ impl BandIndex {
         shared.sort_unstable_by(|(a, a_shared), (b, b_shared)| {
             (a.story, b_shared, b.secs, a.id).cmp(&(b.story, a_shared, a.secs, b.id))
         });
-        let mut out: Vec<(EntryId, i64, FeedId)> = Vec::new();
+        let mut out: Vec<Placed> = Vec::new();
         let mut story = None;
         let mut taken = 0;
         for (e, _) in shared {
@@ -224,13 +224,13 @@ impl BandIndex {
                 taken = 0;
             }
             if e.feed == new.feed {
-                out.push((e.id, e.secs, e.feed));
+                out.push(*e);
             } else if taken < PER_STORY {
                 taken += 1;
-                out.push((e.id, e.secs, e.feed));
+                out.push(*e);
             }
         }
-        out.sort_unstable_by_key(|(id, t, _)| (*t, *id));
+        out.sort_unstable_by_key(|e| (e.secs, e.id));
         if out.len() > MAX_CANDIDATES {
             // A story carried by hundreds of feeds (or a template repeated
             // in every item) would make each new copy read every earlier
@@ -287,9 +287,9 @@ mod tests {
         EntryId([n; 16])
     }
 
-    /// Candidates without their feeds.
-    fn at(found: Vec<(EntryId, i64, FeedId)>) -> Vec<(EntryId, i64)> {
-        found.into_iter().map(|(id, secs, _)| (id, secs)).collect()
+    /// Candidates as (id, time).
+    fn at(found: Vec<Placed>) -> Vec<(EntryId, i64)> {
+        found.into_iter().map(|e| (e.id, e.secs)).collect()
     }
 
     /// Entry `n` at `secs`, a story of its own from a feed of its own.

@@ -266,12 +266,11 @@ pub(super) struct Prepared {
     pub settled: HashMap<usize, EntryId>,
 }
 
-/// A new item's sketch and the stored entries (with the second they were
-/// first stored, and their feed) that may be copies or earlier versions of
-/// it.
+/// A new item's sketch and the stored entries that may be copies or
+/// earlier versions of it.
 pub(super) struct Scan {
     pub sketch: Sketch,
-    pub candidates: Vec<(EntryId, i64, FeedId)>,
+    pub candidates: Vec<Placed>,
     /// The earliest stored entry with the same link.
     pub first_linked: Option<EntryId>,
     /// Another new item of the same fetch has near-duplicate text.
@@ -635,13 +634,13 @@ impl<'a> Tx<'a> {
         };
         let (window, secs) = (window.num_seconds(), at.timestamp());
         let mut out = Vec::new();
-        for (candidate, t, feed) in &scan.candidates {
-            if (t - secs).abs() > window || (feeds == Feeds::Own && *feed != self.feed) {
+        for c in &scan.candidates {
+            if (c.secs - secs).abs() > window || (feeds == Feeds::Own && c.feed != self.feed) {
                 continue;
             }
-            if let Some(record) = self.record(*candidate)? {
+            if let Some(record) = self.record(c.id)? {
                 let content_keyed = record.content_keyed;
-                out.push((self::candidate(*candidate, record), content_keyed));
+                out.push((self::candidate(c.id, record), content_keyed));
             }
         }
         Ok(out)
