@@ -164,14 +164,7 @@ impl Sketch {
 /// (zero-width spaces and joiners, soft hyphens) dropped, split at anything
 /// that is not a letter or digit.
 pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    // NFKC changes nothing in ASCII text, the common case: skip it there.
-    let mut chars: Box<dyn Iterator<Item = char>> = if text.is_ascii() {
-        Box::new(text.chars().map(|c| c.to_ascii_lowercase()))
-    } else if is_nfkc(text) {
-        Box::new(text.chars().flat_map(char::to_lowercase))
-    } else {
-        Box::new(text.nfkc().flat_map(char::to_lowercase))
-    };
+    let mut chars = Folded::of(text);
     std::iter::from_fn(move || {
         let mut word = String::new();
         for c in chars.by_ref() {
@@ -181,6 +174,43 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         }
         (!word.is_empty()).then_some(word)
     })
+}
+
+type Lowered<I> = std::iter::FlatMap<I, std::char::ToLowercase, fn(char) -> std::char::ToLowercase>;
+
+/// The characters of a text in NFKC and lower case, which [`words`] and
+/// [`for_each_word`] split. NFKC is skipped where it changes nothing:
+/// ASCII, the common case, and text the quick check passes.
+enum Folded<'a> {
+    Ascii(std::str::Chars<'a>),
+    Normal(Lowered<std::str::Chars<'a>>),
+    Normalized(Lowered<unicode_normalization::Recompositions<std::str::Chars<'a>>>),
+}
+
+impl<'a> Folded<'a> {
+    fn of(text: &'a str) -> Folded<'a> {
+        let lower: fn(char) -> std::char::ToLowercase = char::to_lowercase;
+        if text.is_ascii() {
+            Folded::Ascii(text.chars())
+        } else if is_nfkc(text) {
+            Folded::Normal(text.chars().flat_map(lower))
+        } else {
+            Folded::Normalized(text.nfkc().flat_map(lower))
+        }
+    }
+}
+
+impl Iterator for Folded<'_> {
+    type Item = char;
+
+    #[inline]
+    fn next(&mut self) -> Option<char> {
+        match self {
+            Folded::Ascii(chars) => chars.next().map(|c| c.to_ascii_lowercase()),
+            Folded::Normal(chars) => chars.next(),
+            Folded::Normalized(chars) => chars.next(),
+        }
+    }
 }
 
 /// Whether `text` is already in NFKC by the standard's quick check (a
@@ -217,19 +247,7 @@ fn for_each_word(text: &str, mut each: impl FnMut(&str) -> bool) {
         word.clear();
         go_on
     };
-    let finished = if text.is_ascii() {
-        text.chars()
-            .map(|c| c.to_ascii_lowercase())
-            .all(|c| feed(c, &mut word))
-    } else if is_nfkc(text) {
-        text.chars()
-            .flat_map(char::to_lowercase)
-            .all(|c| feed(c, &mut word))
-    } else {
-        text.nfkc()
-            .flat_map(char::to_lowercase)
-            .all(|c| feed(c, &mut word))
-    };
+    let finished = Folded::of(text).all(|c| feed(c, &mut word));
     if finished && !word.is_empty() {
         each(&word);
     }
