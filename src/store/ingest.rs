@@ -618,10 +618,10 @@ impl<'a> Tx<'a> {
             .map_or_else(|| sketch_of(&item.entry), |s| s.sketch.clone())
     }
 
-    /// The scanned candidates of item `id` first stored within `window` of
-    /// `at` (of `feeds`), with whether each is known by its text alone. (An item that looked known before the
-    /// transaction but turned out new — another fetch removed its entry
-    /// meanwhile — has none.)
+    /// The scanned candidates of item `id` (of `feeds`) first stored within
+    /// `window` of `at`, with whether each is known by its text alone. (An
+    /// item that looked known before the transaction but turned out new —
+    /// another fetch removed its entry meanwhile — has none.)
     fn similar(
         &self,
         id: EntryId,
