@@ -26,6 +26,8 @@ mod rss;
 pub mod sanitize;
 pub mod view;
 
+pub use ops::count_topics;
+
 use crate::config::{ALL_SLUG, AccessConfig, Config, FeedConfig};
 use crate::health::Health;
 use crate::metrics::Metrics;

@@ -5,10 +5,13 @@
 use super::AppState;
 use crate::metrics::Metrics;
 use crate::metrics::Snapshot;
-use crate::topic::Tagger;
+use crate::model::{FeedId, FeedState};
+use crate::store::{Store, StoreError};
+use crate::topic::{Tagger, Topic};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -92,10 +95,7 @@ fn snapshot(state: &AppState) -> Result<Snapshot, crate::store::StoreError> {
 
 /// Entries per topic, from a cache no older than [`TOPIC_COUNT_TTL`] (and
 /// recomputed early when the catalog changes).
-fn topic_counts(
-    state: &AppState,
-    feeds: &[crate::model::FeedState],
-) -> Result<Vec<(String, u64)>, crate::store::StoreError> {
+fn topic_counts(state: &AppState, feeds: &[FeedState]) -> Result<Vec<(String, u64)>, StoreError> {
     let catalog = state.catalog();
     {
         let cached = state.topic_counts.lock().unwrap_or_else(|p| p.into_inner());
@@ -105,17 +105,7 @@ fn topic_counts(
             }
         }
     }
-    let tagger = Tagger::new(&catalog.topics, feeds, &catalog.feed_titles);
-    let mut counts = vec![0u64; catalog.topics.len()];
-    state.store().newest(usize::MAX, |e| {
-        let taken = tagger.topics_of(e);
-        for (count, topic) in counts.iter_mut().zip(&catalog.topics) {
-            if taken.iter().any(|t| t.slug == topic.slug) {
-                *count += 1;
-            }
-        }
-        false
-    })?;
+    let counts = count_topics(&state.store(), &catalog.topics, feeds, &catalog.feed_titles)?;
     let counts: Vec<(String, u64)> = catalog
         .topics
         .iter()
@@ -125,6 +115,38 @@ fn topic_counts(
     *state.topic_counts.lock().unwrap_or_else(|p| p.into_inner()) =
         Some((Instant::now(), Arc::clone(&catalog), counts.clone()));
     Ok(counts)
+}
+
+/// How many stored entries each of `topics` takes: the whole store, read
+/// in as many parts side by side as there are cores, each part with its
+/// own tagger (they share the remembered verdicts). What a changed topic
+/// costs the first `/metrics` scrape after it. A scan: call it from a
+/// blocking thread.
+pub fn count_topics(
+    store: &Store,
+    topics: &[Topic],
+    feeds: &[FeedState],
+    titles: &HashMap<FeedId, String>,
+) -> Result<Vec<u64>, StoreError> {
+    let parts = std::thread::available_parallelism().map_or(1, usize::from);
+    let per_part = store.fold_entries(
+        parts,
+        || (Tagger::new(topics, feeds, titles), vec![0u64; topics.len()]),
+        |(tagger, counts), entry| {
+            for topic in tagger.topics_of(entry) {
+                if let Some(i) = topics.iter().position(|t| t.slug == topic.slug) {
+                    counts[i] += 1;
+                }
+            }
+        },
+    )?;
+    Ok(per_part.into_iter().map(|(_, counts)| counts).fold(
+        vec![0; topics.len()],
+        |mut sum, counts| {
+            sum.iter_mut().zip(counts).for_each(|(s, c)| *s += c);
+            sum
+        },
+    ))
 }
 
 /// Every feed's health as JSON (what `tidings feeds` shows).

@@ -407,6 +407,43 @@ impl Store {
         Ok(())
     }
 
+    /// Every entry once, in no particular order, in `parts` ranges of ids
+    /// (at most 256) read side by side on scoped threads: each part folds its entries
+    /// into a state of its own (from `init`), and the states come back in
+    /// part order. Reading in key order walks the tree's leaves instead of
+    /// searching it per entry. A scan: call it from a blocking thread.
+    pub fn fold_entries<T: Send>(
+        &self,
+        parts: usize,
+        init: impl Fn() -> T + Sync,
+        each: impl Fn(&mut T, &Entry) + Sync,
+    ) -> Result<Vec<T>, StoreError> {
+        let parts = parts.clamp(1, 256);
+        // Ids are hashes, so their first byte splits them evenly.
+        let first_byte = |i: usize| [(i * 256 / parts) as u8];
+        let scan = |i: usize| -> Result<T, StoreError> {
+            let mut state = init();
+            let range = match i + 1 < parts {
+                true => self.entries.range(first_byte(i)..first_byte(i + 1)),
+                false => self.entries.range(first_byte(i)..),
+            };
+            for value in range.values() {
+                each(&mut state, &codec::decode(&value?)?);
+            }
+            Ok(state)
+        };
+        std::thread::scope(|s| {
+            let others: Vec<_> = (1..parts).map(|i| s.spawn(move || scan(i))).collect();
+            let first = scan(0);
+            std::iter::once(first)
+                .chain(others.into_iter().map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                }))
+                .collect()
+        })
+    }
+
     pub fn entry(&self, id: EntryId) -> Result<Option<Entry>, StoreError> {
         self.entries
             .get(id.0)?
@@ -535,6 +572,32 @@ mod tests {
             published: Some(now - Duration::minutes(minutes_ago)),
             updated: now - Duration::minutes(minutes_ago),
             ..Entry::bare(&feed.url, key, title, now)
+        }
+    }
+
+    #[test]
+    fn folding_entries_in_parts_reads_each_entry_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let feed = FeedState::new("https://a.example/rss");
+        let fetch: Vec<Entry> = (0..300)
+            .map(|i| entry(&feed, &i.to_string(), &format!("Entry {i}"), i))
+            .collect();
+        store.store_fetch(&feed, fetch.clone()).unwrap();
+        let mut expected: Vec<EntryId> = fetch.iter().map(|e| e.id).collect();
+        expected.sort();
+        for parts in [1, 2, 3, 7, 256, 1000] {
+            let per_part = store
+                .fold_entries(parts, Vec::new, |ids, e| ids.push(e.id))
+                .unwrap();
+            assert_eq!(
+                per_part.len(),
+                parts.min(256),
+                "one part per first byte at most"
+            );
+            // Parts are ranges of ids, in order.
+            let seen: Vec<EntryId> = per_part.into_iter().flatten().collect();
+            assert_eq!(seen, expected, "{parts} parts");
         }
     }
 

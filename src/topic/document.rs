@@ -106,6 +106,58 @@ pub struct FeedMeta {
     pub language: Option<String>,
 }
 
+/// An entry's HTML fields as plain text, converted once for everything
+/// that reads the entry's words.
+pub struct PlainText {
+    summary: Option<String>,
+    content: Option<String>,
+}
+
+impl PlainText {
+    pub fn of(entry: &Entry, fields: FieldSet) -> PlainText {
+        // The summary is also the language detector's sample.
+        let summary = fields.contains(Field::Summary) || fields.has_language();
+        let content = fields.contains(Field::Content);
+        PlainText {
+            summary: summary
+                .then(|| entry.summary.as_deref().map(html_to_text))
+                .flatten(),
+            content: content
+                .then(|| entry.content.as_deref().map(html_to_text))
+                .flatten(),
+        }
+    }
+}
+
+/// The text of each of `fields` of `entry`, one segment after another, in
+/// the order a document indexes them (the order positions count in).
+pub fn indexed_texts<'a>(
+    entry: &'a Entry,
+    plain: &'a PlainText,
+    feed: Option<&'a FeedMeta>,
+    fields: FieldSet,
+) -> impl Iterator<Item = (Field, &'a str)> + 'a {
+    let one = move |field, text: Option<&'a str>| {
+        text.filter(|_| fields.contains(field)).map(|t| (field, t))
+    };
+    let each = move |field, texts: &'a [String]| {
+        let texts = if fields.contains(field) { texts } else { &[] };
+        texts.iter().map(move |t| (field, t.as_str()))
+    };
+    let feed = feed.filter(|_| fields.contains(Field::Feed));
+    let feed_texts = feed.into_iter().flat_map(|f| {
+        let url = std::iter::once(f.url.as_str());
+        f.titles.iter().map(String::as_str).chain(url)
+    });
+    one(Field::Title, Some(&entry.title))
+        .into_iter()
+        .chain(one(Field::Summary, plain.summary.as_deref()))
+        .chain(one(Field::Content, plain.content.as_deref()))
+        .chain(each(Field::Category, &entry.categories))
+        .chain(each(Field::Author, &entry.authors))
+        .chain(feed_texts.map(|t| (Field::Feed, t)))
+}
+
 /// Where one word is: the field instance (segment) and word index in it.
 /// Categories and authors are one segment each, so a phrase never runs
 /// from one category into the next.
@@ -317,39 +369,22 @@ impl Document {
     /// text). `feed` supplies the `feed:` field and the fallback language;
     /// the language is worked out only when `fields` asks for it.
     pub fn of_entry(entry: &Entry, feed: Option<&FeedMeta>, fields: FieldSet) -> Document {
+        Document::of_plain(entry, &PlainText::of(entry, fields), feed, fields)
+    }
+
+    /// [`Document::of_entry`], with the entry's HTML already made `plain`.
+    pub fn of_plain(
+        entry: &Entry,
+        plain: &PlainText,
+        feed: Option<&FeedMeta>,
+        fields: FieldSet,
+    ) -> Document {
         let mut b = Builder::default();
-        if fields.contains(Field::Title) {
-            b.add(Field::Title, &entry.title);
-        }
-        let summary = entry.summary.as_deref().map(html_to_text);
-        if fields.contains(Field::Summary) {
-            if let Some(summary) = &summary {
-                b.add(Field::Summary, summary);
-            }
-        }
-        if fields.contains(Field::Content) {
-            if let Some(content) = &entry.content {
-                b.add(Field::Content, &html_to_text(content));
-            }
-        }
-        if fields.contains(Field::Category) {
-            for c in &entry.categories {
-                b.add(Field::Category, c);
-            }
-        }
-        if fields.contains(Field::Author) {
-            for a in &entry.authors {
-                b.add(Field::Author, a);
-            }
-        }
-        if let (true, Some(feed)) = (fields.contains(Field::Feed), feed) {
-            for t in &feed.titles {
-                b.add(Field::Feed, t);
-            }
-            b.add(Field::Feed, &feed.url);
+        for (field, text) in indexed_texts(entry, plain, feed, fields) {
+            b.add(field, text);
         }
         let language = fields.has_language().then(|| {
-            let sample = format!("{} {}", entry.title, summary.as_deref().unwrap_or(""));
+            let sample = format!("{} {}", entry.title, plain.summary.as_deref().unwrap_or(""));
             resolve_language(
                 entry.language.as_deref(),
                 feed.and_then(|f| f.language.as_deref()),

@@ -7,10 +7,10 @@
 //! topics and feed details: any change to those (a config reload, a feed
 //! renaming itself) starts a fresh memory, which keeps topics retroactive.
 
-use super::key::Fnv;
+use super::key::{TextBuild, TextHasher};
 use crate::model::{Entry, EntryId};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::sync::{LazyLock, Mutex};
 
 /// Past this many entries the memory is dropped and refilled (about 40 MB).
@@ -27,7 +27,7 @@ pub struct Memo {
 struct Verdicts {
     /// Fingerprint of the topics and feed details the verdicts hold for.
     key: u64,
-    taken: HashMap<(EntryId, u64), u64, BuildHasherDefault<Fnv>>,
+    taken: HashMap<Slot, u64, TextBuild>,
 }
 
 /// The memory serving uses, shared by all requests.
@@ -44,43 +44,50 @@ impl Default for Memo {
     }
 }
 
-/// An entry's id and a hash of everything of it a topic may read.
-fn slot(entry: &Entry) -> (EntryId, u64) {
-    let mut h = Fnv::default();
-    let mut field = |s: &str| {
-        h.write(s.as_bytes());
-        h.write_u8(0xff); // not in UTF-8: fields cannot run together
-    };
-    field(&entry.title);
-    field(entry.summary.as_deref().unwrap_or(""));
-    field(entry.content.as_deref().unwrap_or(""));
-    entry.categories.iter().for_each(|c| field(c));
-    field("");
-    entry.authors.iter().for_each(|a| field(a));
-    field(entry.language.as_deref().unwrap_or(""));
-    (entry.id, h.finish())
+/// Where one version of an entry's verdicts are kept: its id and a hash of
+/// everything of it a topic may read. Worked out before the memory is
+/// locked, as hashing an entry's text takes far longer than a lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Slot(EntryId, u64);
+
+impl Slot {
+    pub fn of(entry: &Entry) -> Slot {
+        let mut h = TextHasher::default();
+        let mut field = |s: &str| {
+            h.write(s.as_bytes());
+            h.write_u8(0xff); // not in UTF-8: fields cannot run together
+        };
+        field(&entry.title);
+        field(entry.summary.as_deref().unwrap_or(""));
+        field(entry.content.as_deref().unwrap_or(""));
+        entry.categories.iter().for_each(|c| field(c));
+        field("");
+        entry.authors.iter().for_each(|a| field(a));
+        field(entry.language.as_deref().unwrap_or(""));
+        Slot(entry.id, h.finish())
+    }
 }
 
 impl Memo {
     /// The remembered verdicts on `entry` (bit i: topic i took it), if the
     /// memory holds verdicts for `key`.
-    pub fn recall(&self, key: u64, entry: &Entry) -> Option<u64> {
+    pub fn recall(&self, key: u64, slot: Slot) -> Option<u64> {
         let memo = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if memo.key != key {
             return None;
         }
-        memo.taken.get(&slot(entry)).copied()
+        memo.taken.get(&slot).copied()
     }
 
     /// Remembers the verdicts on `entry` for `key`, forgetting verdicts
     /// made for any other key.
-    pub fn remember(&self, key: u64, entry: &Entry, taken: u64) {
+    pub fn remember(&self, key: u64, slot: Slot, taken: u64) {
         let mut memo = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if memo.key != key || memo.taken.len() >= MEMO_ENTRIES {
             memo.key = key;
             memo.taken.clear();
         }
-        memo.taken.insert(slot(entry), taken);
+        memo.taken.insert(slot, taken);
     }
 }
 
@@ -104,16 +111,18 @@ mod tests {
         let memo = Memo::default();
         let key = 0x5eed;
         let e = entry(7, "Russia and China");
-        assert_eq!(memo.recall(key, &e), None);
-        memo.remember(key, &e, 0b101);
-        assert_eq!(memo.recall(key, &e), Some(0b101));
+        let slot = |e: &Entry| Slot::of(e);
+        assert_eq!(memo.recall(key, slot(&e)), None);
+        memo.remember(key, slot(&e), 0b101);
+        assert_eq!(memo.recall(key, slot(&e)), Some(0b101));
         // An edited entry is judged again; a copy of the same text is not.
-        assert_eq!(memo.recall(key, &entry(7, "Russia, China")), None);
-        assert_eq!(memo.recall(key, &entry(7, "Russia and China")), Some(0b101));
-        assert_eq!(memo.recall(key, &entry(8, "Russia and China")), None);
+        assert_eq!(memo.recall(key, slot(&entry(7, "Russia, China"))), None);
+        let copy = entry(7, "Russia and China");
+        assert_eq!(memo.recall(key, slot(&copy)), Some(0b101));
+        assert_eq!(memo.recall(key, slot(&entry(8, "Russia and China"))), None);
         // Other topics or feed details: nothing is remembered.
-        assert_eq!(memo.recall(key + 1, &e), None);
-        memo.remember(key + 1, &e, 0b1);
-        assert_eq!(memo.recall(key, &e), None);
+        assert_eq!(memo.recall(key + 1, slot(&e)), None);
+        memo.remember(key + 1, slot(&e), 0b1);
+        assert_eq!(memo.recall(key, slot(&e)), None);
     }
 }

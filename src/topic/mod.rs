@@ -18,16 +18,18 @@ mod key;
 mod lang;
 mod matcher;
 mod memo;
+mod prefilter;
 mod query;
 mod stem;
 mod term;
 pub mod text;
 
 pub use alias::{AliasError, Aliases};
-pub use document::{Document, FeedMeta, Field, FieldSet};
+pub use document::{Document, FeedMeta, Field, FieldSet, PlainText};
 pub use lang::{Language, LanguageSource, detect as detect_language, parse_language_code};
 pub use matcher::Outcome;
 pub use memo::Memo;
+use prefilter::Prefilter;
 pub use query::{Query, QueryError};
 pub use stem::same_word;
 
@@ -158,6 +160,9 @@ pub struct Tagger<'a> {
     /// of the topics and the feed details they may read.
     memo: &'a Memo,
     key: u64,
+    /// Rules topics out before an entry is indexed; made on first use
+    /// (most requests find every verdict remembered).
+    prefilter: std::cell::OnceCell<Prefilter>,
 }
 
 impl<'a> Tagger<'a> {
@@ -184,6 +189,7 @@ impl<'a> Tagger<'a> {
             feeds,
             fields: fields_of(topics),
             memo,
+            prefilter: std::cell::OnceCell::new(),
         }
     }
 
@@ -203,17 +209,12 @@ impl<'a> Tagger<'a> {
         if self.topics.len() > memo::MAX_TOPICS {
             return self.matching(&self.document(entry)).collect();
         }
-        let taken = match self.memo.recall(self.key, entry) {
+        let slot = memo::Slot::of(entry);
+        let taken = match self.memo.recall(self.key, slot) {
             Some(taken) => taken,
             None => {
-                let doc = self.document(entry);
-                let taken = self
-                    .topics
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, t)| t.matches(&doc))
-                    .fold(0u64, |bits, (i, _)| bits | 1 << i);
-                self.memo.remember(self.key, entry, taken);
+                let taken = self.judge(entry);
+                self.memo.remember(self.key, slot, taken);
                 taken
             }
         };
@@ -223,6 +224,30 @@ impl<'a> Tagger<'a> {
             .filter(|(i, _)| taken & (1 << i) != 0)
             .map(|(_, t)| t)
             .collect()
+    }
+}
+
+impl Tagger<'_> {
+    /// The topics (bit `i` for the `i`th, of at most [`memo::MAX_TOPICS`])
+    /// that take `entry`. The entry is indexed only when the prefilter
+    /// leaves some topic that may take it, and only those are evaluated.
+    fn judge(&self, entry: &crate::model::Entry) -> u64 {
+        let feed = self.feeds.get(&entry.feed);
+        let plain = PlainText::of(entry, self.fields);
+        let prefilter = self
+            .prefilter
+            .get_or_init(|| Prefilter::new(self.topics.iter().map(|t| &t.query)));
+        let texts = document::indexed_texts(entry, &plain, feed, self.fields);
+        let candidates = prefilter.candidates(texts);
+        if candidates == 0 {
+            return 0;
+        }
+        let doc = Document::of_plain(entry, &plain, feed, self.fields);
+        self.topics
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| candidates & 1 << i != 0 && t.matches(&doc))
+            .fold(0u64, |bits, (i, _)| bits | 1 << i)
     }
 }
 

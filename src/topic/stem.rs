@@ -9,7 +9,7 @@
 //! shared base of at least [`MIN_BASE`] letters followed by a noun or
 //! adjective ending (see [`bases`]).
 
-use super::key::{FnvBuild, hash_str};
+use super::key::{TextBuild, hash_str};
 use super::text::Script;
 use rust_stemmers::{Algorithm, Stemmer};
 use std::collections::HashMap;
@@ -28,7 +28,7 @@ const STEM_CACHE_WORDS: usize = 100_000;
 /// cold every time.
 static STEMS: LazyLock<RwLock<StemCache>> = LazyLock::new(|| RwLock::new(HashMap::default()));
 
-type StemCache = HashMap<Box<str>, (Box<str>, u64), FnvBuild>;
+type StemCache = HashMap<Box<str>, (Box<str>, u64), TextBuild>;
 
 fn snowball(word: &str) -> Box<str> {
     match Script::of(word) {

@@ -37,7 +37,8 @@ pub fn for_each_word_at(text: &str, mut each: impl FnMut(&str, u32)) {
             push_folded(c, &mut word);
             continue;
         }
-        let single_letter = word.chars().count() == 1;
+        let mut letters = word.chars();
+        let single_letter = letters.next().is_some() && letters.next().is_none();
         if is_apostrophe(c) && !word.is_empty() {
             let mut ahead = chars.clone();
             if matches!(ahead.next(), Some('s' | 'S')) && !ahead.next().is_some_and(is_word_char) {
