@@ -43,6 +43,12 @@ fn topics() -> Config {
             "\n[[topic]]\nslug = \"{slug}\"\ntitle = \"{slug}\"\nquery = '''{query}'''\n"
         ));
     }
+    // A bar only some clauses reach together, and a clause that lowers.
+    text.push_str(
+        "\n[[topic]]\nslug = \"scored\"\ntitle = \"scored\"\nmin_score = 3\nquery = '''\
+         title:@russia^2 OR summary:@china^2 OR (@china NEAR/3 @dealings)^1 \
+         OR title:@others^-2'''\n",
+    );
     Config::parse(&text, &path, None).unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -48,12 +48,9 @@ pub fn html_to_text(html: &str) -> String {
         };
         let tag = &after[..end];
         rest = &after[end + 1..];
-        let name: String = tag
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
-        if name == "script" || name == "style" {
+        let name_len = tag.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let name = &tag[..name_len];
+        if name.eq_ignore_ascii_case("script") || name.eq_ignore_ascii_case("style") {
             let close = format!("</{name}");
             match find_ascii_case_insensitive(rest, &close) {
                 Some(i) => {

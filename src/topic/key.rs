@@ -48,6 +48,10 @@ impl Hasher for TextHasher {
         self.0.rotate_left(26)
     }
 
+    fn write_u64(&mut self, word: u64) {
+        self.add(word);
+    }
+
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for chunk in &mut chunks {

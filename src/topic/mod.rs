@@ -234,11 +234,9 @@ impl Tagger<'_> {
     fn judge(&self, entry: &crate::model::Entry) -> u64 {
         let feed = self.feeds.get(&entry.feed);
         let plain = PlainText::of(entry, self.fields);
-        let prefilter = self
-            .prefilter
-            .get_or_init(|| Prefilter::new(self.topics.iter().map(|t| &t.query)));
+        let prefilter = self.prefilter.get_or_init(|| Prefilter::new(self.topics));
         let texts = document::indexed_texts(entry, &plain, feed, self.fields);
-        let candidates = prefilter.candidates(texts);
+        let candidates = prefilter.candidates(entry.feed, texts);
         if candidates == 0 {
             return 0;
         }

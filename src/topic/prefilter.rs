@@ -1,104 +1,322 @@
 //! Which topics cannot match an entry, known before the entry is indexed.
 //!
-//! Indexing an entry (folding, stemming, sorting its words) costs far more
-//! than reading its words once, and most entries match no topic. So each
-//! query is first reduced to what it cannot match without ([`need`]):
-//! groups of terms of which at least one must occur. The Russia–China
-//! topic needs a word for Russia and a word for China, whatever its
-//! clauses and weights. An entry is then indexed only when some topic's
-//! groups all occur in it; word by word, that takes a lookup of the word
-//! in a table of the words seen so far.
+//! Indexing an entry (folding, stemming, sorting its words, keeping their
+//! positions) costs far more than reading its words once, and most entries
+//! match no topic. So each word of an entry is first looked up in a table
+//! of the words seen so far, which says which of the topics' term groups
+//! (a term, or an alias's terms) the word may be a form of. Each query is
+//! then evaluated loosely on what that gives: which groups occur in each
+//! field instance (segment), and where. A term may occur wherever a word
+//! of its group is (a phrase, from there to its length), `NEAR` needs both
+//! sides that close in one segment, `NOT` and `lang:` may always match,
+//! and a score is bounded by the weights of the clauses that may match.
+//! An entry is indexed only for the topics this leaves: the Russia–China
+//! topic needs Russia and China close together in one headline or
+//! summary, in clauses that may add up to its `min_score`.
 //!
 //! The check is exact in one direction: a topic it rules out would not
-//! have matched (its groups hold every term the query could match with,
-//! and a word is counted as a form of a term whenever the document index
-//! could find it so). It may let through an entry the topic then does not
-//! take; the full evaluation decides those.
+//! have matched. Each loose step holds whenever the exact one does, and a
+//! word is counted as a form of a term whenever the document index could
+//! find it so. It lets through entries the topic then does not take; the
+//! full evaluation decides those.
 
-use super::document::Field;
+use super::Topic;
+use super::document::{Field, FieldSet};
 use super::key::TextBuild;
 use super::query::{Node, NodeKind, Query, TermId};
 use super::stem::{is_russian_ending, with_stem};
 use super::term::WordPattern;
 use super::text::for_each_word_at;
+use crate::model::FeedId;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// What a query cannot match without: groups of terms, each of which must
-/// have a term in the document. Empty when nothing is needed that a word
-/// lookup can tell (`NOT x`, `lang:en`).
-type Need = Vec<Vec<TermId>>;
-
-/// A disjunction's groups are the unions of one group from each side; past
-/// this many, its parts' groups are merged into one (still needed, if
-/// weaker).
-const MAX_GROUPS: usize = 32;
-
-/// Distinct words whose verdict is remembered; past this many the table
+/// Distinct words whose groups are remembered; past this many the table
 /// is dropped and refilled.
 const MAX_WORDS: usize = 200_000;
 
-/// Topics (and groups, one bit each) the check can keep track of.
-const MAX_BITS: usize = 64;
+/// Term groups (one bit each) the check can keep track of; the topics
+/// past them are always indexed.
+const MAX_GROUPS: usize = 64;
 
-/// The groups `node` needs to match at all.
-fn need(node: &Node) -> Need {
-    match &node.kind {
-        NodeKind::Term { term, .. } => vec![vec![*term]],
-        NodeKind::Alias { terms, .. } => minimal(vec![terms.clone()]),
-        // A negation or a language says nothing about which words occur.
-        NodeKind::Lang(_) | NodeKind::Not(_) => Vec::new(),
-        NodeKind::And(parts) => minimal(parts.iter().flat_map(need).collect()),
-        NodeKind::Near { left, right, .. } => {
-            minimal(need(left).into_iter().chain(need(right)).collect())
-        }
-        NodeKind::Or(parts) => {
-            let needs: Vec<Need> = parts.iter().map(need).collect();
-            if needs.iter().any(Vec::is_empty) {
-                return Vec::new();
-            }
-            // (a1 ∧ a2) ∨ (b1 ∧ b2) needs (a1 ∨ b1), (a1 ∨ b2), (a2 ∨ b1)…
-            let mut product: Need = vec![Vec::new()];
-            for groups in &needs {
-                product = minimal(
-                    product
-                        .iter()
-                        .flat_map(|acc| groups.iter().map(move |g| [&acc[..], g].concat()))
-                        .collect(),
-                );
-                if product.len() > MAX_GROUPS {
-                    // Some part matches, so some term of some part occurs.
-                    return minimal(vec![needs.concat().concat()]);
-                }
-            }
-            product
+/// A query reduced to what the check evaluates: its clauses, with each
+/// term or alias as the bit of its group.
+enum Shape {
+    Group {
+        bit: u64,
+        fields: FieldSet,
+        /// Words of the group's longest term, less one: how far past its
+        /// first word a match may reach.
+        extra: u32,
+        weight: f64,
+    },
+    /// `NOT …` and `lang:…`: may match whatever the words.
+    Always {
+        weight: f64,
+    },
+    And(Vec<Shape>, f64),
+    Or(Vec<Shape>, f64),
+    Near {
+        left: Box<Shape>,
+        right: Box<Shape>,
+        within: u32,
+        weight: f64,
+    },
+}
+
+/// What the check knows of an entry's words.
+struct Words<'a> {
+    /// Each segment's field and the bits of the groups that occur in it.
+    segments: &'a [(Field, u64)],
+    /// Where the words of some group are, when `NEAR` is to be checked by
+    /// distance rather than by segment.
+    found: Option<&'a [Found]>,
+}
+
+/// A word that may be a form of some group's term: its segment, position
+/// in the segment and group bits.
+struct Found {
+    segment: u32,
+    index: u32,
+    bits: u64,
+}
+
+/// Where a clause may match: a run of words in one segment (`end`
+/// inclusive) that holds the run where it does match, if it does.
+#[derive(Clone, Copy, PartialEq)]
+struct Span {
+    segment: u32,
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// Words between two spans of one segment: never more than between
+    /// the runs they hold (the matcher's `Span::gap`, except that equal
+    /// spans may hold different runs, so they count as adjacent).
+    fn gap(&self, other: &Span) -> Option<u32> {
+        if self.segment != other.segment {
+            None
+        } else if self.end < other.start {
+            Some(other.start - self.end - 1)
+        } else if other.end < self.start {
+            Some(self.start - other.end - 1)
+        } else {
+            Some(0)
         }
     }
 }
 
-/// `groups` without duplicate terms, and without a group that holds all of
-/// another one's terms (needing the smaller one says more).
-fn minimal(groups: Need) -> Need {
-    let mut groups: Need = groups
-        .into_iter()
-        .map(|mut g| {
-            g.sort_unstable();
-            g.dedup();
-            g
+/// What a clause may do on an entry: whether it may match, in which
+/// segments (bit `i` for the `i`th; the 64th stands for it and all later
+/// ones), and the most it may add to the score.
+struct Loose {
+    may: bool,
+    segments: u64,
+    score: f64,
+}
+
+impl Loose {
+    const NEVER: Loose = Loose {
+        may: false,
+        segments: 0,
+        score: 0.0,
+    };
+}
+
+impl Shape {
+    /// The shape of `node`, a clause of `query`, giving each distinct term
+    /// group a bit (from `groups`, shared by the query's clauses); `None`
+    /// past [`MAX_GROUPS`].
+    fn of(
+        query: &Query,
+        node: &Node,
+        groups: &mut Vec<Vec<TermId>>,
+        first: usize,
+    ) -> Option<Shape> {
+        let weight = node.weight.unwrap_or(0.0);
+        let mut all = |parts: &[Node]| {
+            parts
+                .iter()
+                .map(|p| Shape::of(query, p, groups, first))
+                .collect::<Option<Vec<_>>>()
+        };
+        Some(match &node.kind {
+            NodeKind::Term { term, fields } => {
+                Shape::group(query, vec![*term], *fields, weight, groups, first)?
+            }
+            NodeKind::Alias { terms, fields, .. } => {
+                Shape::group(query, terms.clone(), *fields, weight, groups, first)?
+            }
+            NodeKind::Lang(_) | NodeKind::Not(_) => Shape::Always { weight },
+            NodeKind::And(parts) => Shape::And(all(parts)?, weight),
+            NodeKind::Or(parts) => Shape::Or(all(parts)?, weight),
+            NodeKind::Near {
+                left,
+                right,
+                within,
+            } => Shape::Near {
+                left: Box::new(Shape::of(query, left, groups, first)?),
+                right: Box::new(Shape::of(query, right, groups, first)?),
+                within: *within,
+                weight,
+            },
         })
-        .filter(|g| !g.is_empty())
-        .collect();
-    groups.sort_by_key(Vec::len);
-    let mut kept: Need = Vec::with_capacity(groups.len());
-    for g in groups {
-        if !kept
-            .iter()
-            .any(|k| k.iter().all(|t| g.binary_search(t).is_ok()))
-        {
-            kept.push(g);
+    }
+
+    fn group(
+        query: &Query,
+        mut terms: Vec<TermId>,
+        fields: FieldSet,
+        weight: f64,
+        groups: &mut Vec<Vec<TermId>>,
+        first: usize,
+    ) -> Option<Shape> {
+        terms.sort_unstable();
+        terms.dedup();
+        let longest = terms.iter().map(|t| query.term(*t).words.len());
+        let extra = longest.max().unwrap_or(1).saturating_sub(1) as u32;
+        let index = match groups.iter().position(|g| *g == terms) {
+            Some(i) => i,
+            None => {
+                groups.push(terms);
+                groups.len() - 1
+            }
+        };
+        let bit = first + index;
+        (bit < MAX_GROUPS).then(|| Shape::Group {
+            bit: 1 << bit,
+            fields,
+            extra,
+            weight,
+        })
+    }
+
+    /// Evaluates the shape loosely on `words`.
+    fn loose(&self, words: &Words) -> Loose {
+        match self {
+            Shape::Group {
+                bit,
+                fields,
+                weight,
+                ..
+            } => {
+                let found = words
+                    .segments
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (field, bits))| bits & bit != 0 && fields.contains(*field))
+                    .fold(0u64, |acc, (i, _)| acc | 1 << i.min(63));
+                Loose {
+                    may: found != 0,
+                    segments: found,
+                    score: *weight,
+                }
+            }
+            Shape::Always { weight } => Loose {
+                may: true,
+                segments: 0,
+                score: *weight,
+            },
+            Shape::And(parts, weight) => {
+                let mut score = 0.0;
+                for part in parts {
+                    let p = part.loose(words);
+                    if !p.may {
+                        return Loose::NEVER;
+                    }
+                    score += p.score;
+                }
+                Loose {
+                    may: true,
+                    segments: 0,
+                    score: score + weight,
+                }
+            }
+            Shape::Or(parts, weight) => {
+                let (mut may, mut found, mut score) = (false, 0u64, 0.0);
+                for p in parts.iter().map(|p| p.loose(words)).filter(|p| p.may) {
+                    may = true;
+                    found |= p.segments;
+                    // A part that matches with a negative score can only
+                    // lower the sum; one that does not match adds nothing.
+                    score += p.score.max(0.0);
+                }
+                Loose {
+                    may,
+                    segments: found,
+                    score: score + weight,
+                }
+            }
+            Shape::Near {
+                left,
+                right,
+                weight,
+                ..
+            } => {
+                let (l, r) = (left.loose(words), right.loose(words));
+                let mut found = l.segments & r.segments;
+                if found != 0 {
+                    if let Some(at) = words.found {
+                        if self.spans(words.segments, at).is_empty() {
+                            found = 0;
+                        }
+                    }
+                }
+                Loose {
+                    may: l.may && r.may && found != 0,
+                    segments: found,
+                    score: *weight,
+                }
+            }
         }
     }
-    kept
+
+    /// Where a positional clause (group, `OR` of them, `NEAR`) may match,
+    /// from where the groups' words are.
+    fn spans(&self, segments: &[(Field, u64)], at: &[Found]) -> Vec<Span> {
+        match self {
+            Shape::Group {
+                bit, fields, extra, ..
+            } => at
+                .iter()
+                .filter(|f| f.bits & bit != 0)
+                .filter(|f| {
+                    let field = segments.get(f.segment as usize).map(|s| s.0);
+                    field.is_some_and(|field| fields.contains(field))
+                })
+                .map(|f| Span {
+                    segment: f.segment,
+                    start: f.index,
+                    end: f.index.saturating_add(*extra),
+                })
+                .collect(),
+            Shape::Or(parts, _) => parts.iter().flat_map(|p| p.spans(segments, at)).collect(),
+            Shape::Near {
+                left,
+                right,
+                within,
+                ..
+            } => {
+                let rights = right.spans(segments, at);
+                let mut out = Vec::new();
+                for l in left.spans(segments, at) {
+                    for r in &rights {
+                        if l.gap(r).is_some_and(|g| g <= *within) {
+                            out.push(Span {
+                                segment: l.segment,
+                                start: l.start.min(r.start),
+                                end: l.end.max(r.end),
+                            });
+                        }
+                    }
+                }
+                out
+            }
+            // The parser lets only positional clauses into NEAR.
+            Shape::Always { .. } | Shape::And(..) => Vec::new(),
+        }
+    }
 }
 
 /// Whether `word` (folded) may be a match of `pattern` in a document: a
@@ -119,90 +337,166 @@ fn may_match(pattern: &WordPattern, word: &str, stem: &str) -> bool {
     }
 }
 
-/// The check for one set of topics (at most [`MAX_BITS`] of them).
+/// The group bits of each word seen so far. Words are looked up for every
+/// word of every entry, so most are kept inline as integers (compared
+/// without a call and without following a pointer); the few longer ones
+/// are kept as text.
+#[derive(Default)]
+struct WordBits {
+    short: HashMap<Packed, u64, TextBuild>,
+    long: HashMap<Box<str>, u64, TextBuild>,
+}
+
+/// A word of at most 24 bytes, zero-padded: words hold no zero bytes (they
+/// are runs of letters and digits), so two words never pack alike.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Packed([u64; 3]);
+
+impl Packed {
+    fn of(word: &str) -> Option<Packed> {
+        let bytes = word.as_bytes();
+        let mut buf = [0u8; 24];
+        buf.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        let int = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&buf[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(b)
+        };
+        Some(Packed([int(0), int(1), int(2)]))
+    }
+}
+
+impl std::hash::Hash for Packed {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.iter().for_each(|w| state.write_u64(*w));
+    }
+}
+
+impl WordBits {
+    fn get_or_insert_with(&mut self, word: &str, bits: impl FnOnce() -> u64) -> u64 {
+        if self.short.len() + self.long.len() >= MAX_WORDS {
+            self.short.clear();
+            self.long.clear();
+        }
+        match Packed::of(word) {
+            Some(packed) => *self.short.entry(packed).or_insert_with(bits),
+            None => match self.long.get(word) {
+                Some(bits) => *bits,
+                None => *self.long.entry(word.into()).or_insert_with(bits),
+            },
+        }
+    }
+}
+
+/// What the check knows of one topic.
+struct Check {
+    /// `None` when the topic's groups did not fit: always a candidate.
+    shape: Option<Shape>,
+    feeds: Option<Vec<FeedId>>,
+    min_score: Option<f64>,
+}
+
+/// The check for one set of topics (at most 64 of them).
 pub struct Prefilter {
     /// The first word of every term of every group, with the bits of the
     /// groups it belongs to.
     patterns: Vec<(WordPattern, u64)>,
-    /// Per topic: the bits of the groups it needs; 0 for a topic the check
-    /// knows nothing about.
-    needs: Vec<u64>,
-    /// The topics the check knows nothing about: always candidates.
-    unknown: u64,
+    topics: Vec<Check>,
     /// The group bits of each word seen so far.
-    words: RefCell<HashMap<Box<str>, u64, TextBuild>>,
+    words: RefCell<WordBits>,
 }
 
 impl Prefilter {
-    pub fn new<'q>(queries: impl IntoIterator<Item = &'q Query>) -> Prefilter {
+    pub fn new(topics: &[Topic]) -> Prefilter {
         let mut patterns: Vec<(WordPattern, u64)> = Vec::new();
-        let mut needs = Vec::new();
+        let mut checks = Vec::with_capacity(topics.len());
         let mut next_bit = 0;
-        for query in queries {
-            let groups = need(query.root());
-            if groups.is_empty() || next_bit + groups.len() > MAX_BITS {
-                needs.push(0);
-                continue;
-            }
-            let mut topic = 0u64;
-            for group in groups {
-                let bit = 1u64 << next_bit;
-                next_bit += 1;
-                topic |= bit;
-                for term in group {
-                    // A phrase occurs only where its first word does.
-                    let Some(first) = query.term(term).words.first() else {
-                        continue;
-                    };
-                    match patterns.iter_mut().find(|(p, _)| p == first) {
-                        Some((_, bits)) => *bits |= bit,
-                        None => patterns.push((first.clone(), bit)),
+        for topic in topics {
+            let mut groups = Vec::new();
+            let shape = Shape::of(&topic.query, topic.query.root(), &mut groups, next_bit);
+            if shape.is_some() {
+                for (i, group) in groups.iter().enumerate() {
+                    let bit = 1u64 << (next_bit + i);
+                    for term in group {
+                        // A phrase occurs only where its first word does.
+                        let Some(first) = topic.query.term(*term).words.first() else {
+                            continue;
+                        };
+                        match patterns.iter_mut().find(|(p, _)| p == first) {
+                            Some((_, bits)) => *bits |= bit,
+                            None => patterns.push((first.clone(), bit)),
+                        }
                     }
                 }
+                next_bit += groups.len();
             }
-            needs.push(topic);
+            checks.push(Check {
+                shape,
+                feeds: topic.feeds.clone(),
+                min_score: topic.min_score,
+            });
         }
-        let unknown = needs
-            .iter()
-            .enumerate()
-            .filter(|(_, need)| **need == 0)
-            .fold(0u64, |acc, (i, _)| acc | 1 << i);
         Prefilter {
             patterns,
-            needs,
-            unknown,
+            topics: checks,
             words: RefCell::default(),
         }
     }
 
-    /// The topics (bit `i` for the `i`th) that may match a document of
-    /// `texts`: each field's text, as a document indexes it.
-    pub fn candidates<'t>(&self, texts: impl IntoIterator<Item = (Field, &'t str)>) -> u64 {
-        if self.patterns.is_empty() {
-            return self.unknown;
-        }
-        let mut found = 0u64;
-        let mut words = self.words.borrow_mut();
-        for (_, text) in texts {
-            for_each_word_at(text, |word, _| {
-                found |= match words.get(word) {
-                    Some(bits) => *bits,
-                    None => {
-                        let bits = self.bits_of(word);
-                        if words.len() >= MAX_WORDS {
-                            words.clear();
-                        }
-                        words.insert(word.into(), bits);
-                        bits
+    /// The topics (bit `i` for the `i`th) that may match an entry of `feed`
+    /// whose document would be made of `texts`: each segment's field and
+    /// text, in the order a document indexes them.
+    pub fn candidates<'t>(
+        &self,
+        feed: FeedId,
+        texts: impl IntoIterator<Item = (Field, &'t str)>,
+    ) -> u64 {
+        let mut segments: Vec<(Field, u64)> = Vec::new();
+        let mut found: Vec<Found> = Vec::new();
+        if !self.patterns.is_empty() {
+            let mut words = self.words.borrow_mut();
+            for (segment, (field, text)) in texts.into_iter().enumerate() {
+                let mut in_segment = 0u64;
+                for_each_word_at(text, |word, index| {
+                    let bits = words.get_or_insert_with(word, || self.bits_of(word));
+                    if bits != 0 {
+                        in_segment |= bits;
+                        let segment = segment as u32;
+                        found.push(Found {
+                            segment,
+                            index,
+                            bits,
+                        });
                     }
-                };
-            });
+                });
+                segments.push((field, in_segment));
+            }
         }
-        self.needs
+        let candidate = |check: &Check| {
+            if check.feeds.as_ref().is_some_and(|f| !f.contains(&feed)) {
+                return false;
+            }
+            let Some(shape) = &check.shape else {
+                return true;
+            };
+            // Sums are bounded in the order the matcher adds them, so
+            // rounding cannot put the bound below the real score.
+            let passes =
+                |loose: Loose| loose.may && check.min_score.is_none_or(|min| loose.score >= min);
+            // By segment first (cheap); what passes, by distance too.
+            passes(shape.loose(&Words {
+                segments: &segments,
+                found: None,
+            })) && passes(shape.loose(&Words {
+                segments: &segments,
+                found: Some(&found),
+            }))
+        };
+        self.topics
             .iter()
             .enumerate()
-            .filter(|(_, need)| **need != 0 && **need & found == **need)
-            .fold(self.unknown, |acc, (i, _)| acc | 1 << i)
+            .filter(|(_, check)| candidate(check))
+            .fold(0u64, |acc, (i, _)| acc | 1 << i)
     }
 
     /// The groups `word` may count for.
@@ -219,7 +513,7 @@ impl Prefilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topic::{Aliases, Document};
+    use crate::topic::{Aliases, Document, Query};
 
     fn query(text: &str) -> Query {
         let mut aliases = Aliases::default();
@@ -230,55 +524,19 @@ mod tests {
         Query::parse(text, &aliases).unwrap()
     }
 
-    /// The needs of `text`, as the terms' text.
-    fn needs(text: &str) -> Vec<Vec<String>> {
-        let q = query(text);
-        need(q.root())
-            .into_iter()
-            .map(|g| g.into_iter().map(|t| q.term(t).to_string()).collect())
-            .collect()
+    fn topic(text: &str) -> Topic {
+        Topic::new("t", "T", query(text))
+    }
+
+    /// Which of `topics` may match a title and a summary.
+    fn candidates(topics: &[Topic], title: &str, summary: &str) -> u64 {
+        let texts = [(Field::Title, title), (Field::Summary, summary)];
+        Prefilter::new(topics).candidates(FeedId(1), texts)
     }
 
     #[test]
-    fn needs_follow_the_query() {
-        assert_eq!(needs("a b"), [["a"], ["b"]]);
-        assert_eq!(needs("a OR b"), [["a", "b"]]);
-        assert_eq!(needs("(a b) OR (a c)"), [vec!["a"], vec!["b", "c"]]);
-        assert_eq!(needs("a NEAR/3 (b OR c)"), [vec!["a"], vec!["b", "c"]]);
-        assert!(needs("NOT a").is_empty());
-        assert!(needs("a OR NOT b").is_empty());
-        assert!(needs("lang:en OR a").is_empty());
-        assert_eq!(needs("a AND NOT b"), [["a"]]);
-        // Weighted clauses that all name both sides need both sides.
-        let both = needs(
-            "title:(@russia AND @china)^2 OR (@russia NEAR/3 @china)^1 \
-             OR title:((@russia NEAR/1 @china) NEAR/0 with)^-3",
-        );
-        let has = |g: &Vec<String>, w: &str| g.iter().any(|t| t == w);
-        assert_eq!(both.len(), 2);
-        assert!(both.iter().any(|g| has(g, "moscow") && !has(g, "beijing")));
-        assert!(both.iter().any(|g| has(g, "beijing") && !has(g, "moscow")));
-    }
-
-    #[test]
-    fn wide_disjunctions_merge_into_one_group() {
-        let text = (0..8)
-            .map(|i| format!("(a{i} b{i})"))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let groups = needs(&text);
-        assert_eq!(groups.len(), 1, "2^8 combinations are too many");
-        assert_eq!(groups[0].len(), 16);
-    }
-
-    fn candidates(queries: &[&str], title: &str, summary: &str) -> u64 {
-        let queries: Vec<Query> = queries.iter().map(|q| query(q)).collect();
-        Prefilter::new(&queries).candidates([(Field::Title, title), (Field::Summary, summary)])
-    }
-
-    #[test]
-    fn rules_out_topics_whose_groups_do_not_all_occur() {
-        let topics = ["@russia @china", "@china", "NOT @china", "moscow"];
+    fn rules_out_topics_whose_terms_do_not_occur() {
+        let topics = ["@russia @china", "@china", "NOT @china", "moscow"].map(topic);
         assert_eq!(candidates(&topics, "Weather in Paris", ""), 0b0100);
         assert_eq!(candidates(&topics, "Rain in Beijing", ""), 0b0110);
         assert_eq!(
@@ -295,6 +553,79 @@ mod tests {
     }
 
     #[test]
+    fn fields_segments_and_scores_narrow_the_check() {
+        let topics = [
+            "title:(@russia AND @china)",
+            "@russia NEAR/3 @china",
+            "(title:@russia)^2 OR (summary:@china)^2 OR (title:@china)^-5",
+        ]
+        .map(topic);
+        // Both, but in different fields: no headline pair, no NEAR.
+        assert_eq!(candidates(&topics, "Moscow talks", "Beijing too"), 0b100);
+        assert_eq!(candidates(&topics, "Moscow and Beijing", ""), 0b111);
+        // Both in the headline, too far apart for NEAR/3.
+        let far = "Moscow is far, very far away from Beijing";
+        assert_eq!(candidates(&topics, far, ""), 0b101);
+        // A phrase reaches past its first word: "xi jinping" ends next to
+        // "Moscow".
+        let phrase = [
+            topic("@china NEAR/0 moscow"),
+            topic("jinping NEAR/0 moscow"),
+        ];
+        assert_eq!(candidates(&phrase, "Xi Jinping Moscow", ""), 0b11);
+        assert_eq!(candidates(&phrase, "Xi Jinping in Moscow", ""), 0b00);
+        let mut scored = topic("(title:@russia)^2 OR (summary:@china)^2 OR (title:@china)^-5");
+        scored.min_score = Some(4.0);
+        let scored = [scored];
+        assert_eq!(candidates(&scored, "Moscow talks", "Beijing too"), 1);
+        assert_eq!(
+            candidates(&scored, "Moscow talks", "Paris too"),
+            0,
+            "2 is the most it can score"
+        );
+        assert_eq!(
+            candidates(&scored, "Moscow and Beijing", "Beijing too"),
+            1,
+            "a negative clause that may match does not lower the bound"
+        );
+        let mut elsewhere = topic("@china");
+        elsewhere.feeds = Some(vec![FeedId(2)]);
+        assert_eq!(candidates(&[elsewhere], "Beijing", ""), 0);
+    }
+
+    #[test]
+    fn topics_past_the_group_limit_are_always_candidates() {
+        let wide = (0..40).map(|i| format!("w{i}")).collect::<Vec<_>>();
+        let topics = [
+            topic(&wide.join(" OR ")),
+            topic(&wide.join(" OR ")),
+            topic("w1"),
+        ];
+        // 40 + 40 groups do not fit in 64: the second is not checked.
+        assert_eq!(candidates(&topics, "nothing here", ""), 0b010);
+        assert_eq!(candidates(&topics, "w1", ""), 0b111);
+    }
+
+    #[test]
+    fn words_are_remembered_inline_or_as_text_by_length() {
+        let mut table = WordBits::default();
+        let short = "китайско"; // 16 bytes
+        let edge = "abcdefghijklmnopqrstuvwx"; // 24 bytes: the longest inline
+        let long = "российско-китайскими".replace('-', ""); // 38 bytes
+        for (i, word) in [short, edge, &long, "a", "ab"].into_iter().enumerate() {
+            assert_eq!(table.get_or_insert_with(word, || i as u64), i as u64);
+        }
+        assert_eq!((table.short.len(), table.long.len()), (4, 1));
+        // Known words are not judged again.
+        for (i, word) in [short, edge, &long, "a", "ab"].into_iter().enumerate() {
+            let again = table.get_or_insert_with(word, || unreachable!("{word} judged twice"));
+            assert_eq!(again, i as u64);
+        }
+        assert!(Packed::of("ab") != Packed::of("abc"));
+        assert!(Packed::of(&"x".repeat(25)).is_none());
+    }
+
+    #[test]
     fn never_rules_out_a_topic_that_matches() {
         // Every query against every text: wherever the document matches,
         // the check must have let the topic through.
@@ -305,6 +636,8 @@ mod tests {
             "talks OR (trade NEAR/3 oil)",
             "\"russia\" china",
             "summary:(@china) AND NOT title:moscow",
+            "(title:@russia)^2 OR (@china NEAR/1 talks)^3 OR (summary:oil)^-1",
+            "(@china NEAR/0 moscow) OR ((@russia NEAR/2 @china) NEAR/1 talks)",
         ];
         let texts = [
             ("Russia and China hold talks", "Trade in oil grows."),
@@ -314,17 +647,37 @@ mod tests {
             ("Weather", "Rain in Paris"),
             ("Talks", "Beijing, Moscow"),
             ("Россия", "Китаем"),
+            ("Russia", "China talks, oil"),
+            ("Xi Jinping Moscow talks", "Moscow, then Beijing"),
         ];
-        let parsed: Vec<Query> = queries.iter().map(|q| query(q)).collect();
-        let check = Prefilter::new(&parsed);
+        let topics: Vec<Topic> = queries
+            .iter()
+            .map(|q| {
+                let mut t = topic(q);
+                t.min_score = q.contains('^').then_some(5.0);
+                t
+            })
+            .collect();
+        let check = Prefilter::new(&topics);
+        let mut matched = 0;
         for (title, summary) in texts {
             let doc = Document::of_text(title, Some(summary));
-            let bits = check.candidates([(Field::Title, title), (Field::Summary, summary)]);
-            for (i, q) in parsed.iter().enumerate() {
-                if super::super::matcher::eval(q, &doc).matched {
-                    assert!(bits & 1 << i != 0, "{:?} ruled out for {title:?}", q.text());
+            let texts = [(Field::Title, title), (Field::Summary, summary)];
+            let bits = check.candidates(FeedId(1), texts);
+            for (i, t) in topics.iter().enumerate() {
+                if t.evaluate(&doc).matched() {
+                    matched += 1;
+                    assert!(
+                        bits & 1 << i != 0,
+                        "{:?} ruled out for {title:?}",
+                        t.query.text()
+                    );
                 }
             }
         }
+        assert!(
+            matched > 10,
+            "only {matched} matches: the check was hardly tested"
+        );
     }
 }
