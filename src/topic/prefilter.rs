@@ -319,21 +319,66 @@ impl Shape {
     }
 }
 
-/// Whether `word` (folded) may be a match of `pattern` in a document: a
-/// superset of what [`super::document::Document`]'s lookup finds. `stem`
-/// is the word's stem.
-fn may_match(pattern: &WordPattern, word: &str, stem: &str) -> bool {
-    match pattern {
-        WordPattern::Exact { word: key, .. } => key.text() == word,
-        WordPattern::Prefix { prefix, .. } => word.starts_with(&**prefix),
-        WordPattern::Forms {
-            stem: key, bases, ..
-        } => {
-            key.text() == stem
-                || bases
-                    .iter()
-                    .any(|b| word.strip_prefix(b.text()).is_some_and(is_russian_ending))
+/// The groups' words (each term's first), filed by what a document word
+/// is compared on, so that judging a new word takes a few lookups however
+/// many terms the topics have.
+#[derive(Default)]
+struct Patterns {
+    exact: HashMap<Box<str>, u64, TextBuild>,
+    stems: HashMap<Box<str>, u64, TextBuild>,
+    bases: HashMap<Box<str>, u64, TextBuild>,
+    prefixes: Vec<(Box<str>, u64)>,
+}
+
+impl Patterns {
+    fn add(&mut self, pattern: &WordPattern, bit: u64) {
+        match pattern {
+            WordPattern::Exact { word, .. } => {
+                *self.exact.entry(word.text().into()).or_default() |= bit;
+            }
+            WordPattern::Prefix { prefix, .. } => {
+                match self.prefixes.iter_mut().find(|(p, _)| p == prefix) {
+                    Some((_, bits)) => *bits |= bit,
+                    None => self.prefixes.push((prefix.clone(), bit)),
+                }
+            }
+            WordPattern::Forms { stem, bases, .. } => {
+                *self.stems.entry(stem.text().into()).or_default() |= bit;
+                for base in bases {
+                    *self.bases.entry(base.text().into()).or_default() |= bit;
+                }
+            }
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.stems.is_empty() && self.prefixes.is_empty()
+    }
+
+    /// The groups `word` (folded) may count for: those of every pattern
+    /// that may find it in a document, a superset of what
+    /// [`super::document::Document`]'s lookup finds. By pattern kind: the
+    /// same word; a prefix of it; the same stem; or (Cyrillic) one of the
+    /// term's bases followed by an ending, which is at most eight bytes
+    /// (see `is_russian_ending`), so only the word's last few cuts are
+    /// looked up.
+    fn bits_of(&self, word: &str) -> u64 {
+        let mut bits = self.exact.get(word).copied().unwrap_or(0);
+        for (prefix, b) in &self.prefixes {
+            if word.starts_with(&**prefix) {
+                bits |= b;
+            }
+        }
+        bits |= with_stem(word, |stem, _| self.stems.get(stem).copied().unwrap_or(0));
+        if !self.bases.is_empty() {
+            let cuts = word.char_indices().map(|(at, _)| at).chain([word.len()]);
+            for at in cuts.filter(|at| word.len() - at <= 8) {
+                if is_russian_ending(&word[at..]) {
+                    bits |= self.bases.get(&word[..at]).copied().unwrap_or(0);
+                }
+            }
+        }
+        bits
     }
 }
 
@@ -400,7 +445,7 @@ struct Check {
 pub struct Prefilter {
     /// The first word of every term of every group, with the bits of the
     /// groups it belongs to.
-    patterns: Vec<(WordPattern, u64)>,
+    patterns: Patterns,
     topics: Vec<Check>,
     /// The group bits of each word seen so far.
     words: RefCell<WordBits>,
@@ -408,7 +453,7 @@ pub struct Prefilter {
 
 impl Prefilter {
     pub fn new(topics: &[Topic]) -> Prefilter {
-        let mut patterns: Vec<(WordPattern, u64)> = Vec::new();
+        let mut patterns = Patterns::default();
         let mut checks = Vec::with_capacity(topics.len());
         let mut next_bit = 0;
         for topic in topics {
@@ -422,10 +467,7 @@ impl Prefilter {
                         let Some(first) = topic.query.term(*term).words.first() else {
                             continue;
                         };
-                        match patterns.iter_mut().find(|(p, _)| p == first) {
-                            Some((_, bits)) => *bits |= bit,
-                            None => patterns.push((first.clone(), bit)),
-                        }
+                        patterns.add(first, bit);
                     }
                 }
                 next_bit += groups.len();
@@ -458,7 +500,7 @@ impl Prefilter {
             for (segment, (field, text)) in texts.into_iter().enumerate() {
                 let mut in_segment = 0u64;
                 for_each_word_at(text, |word, index| {
-                    let bits = words.get_or_insert_with(word, || self.bits_of(word));
+                    let bits = words.get_or_insert_with(word, || self.patterns.bits_of(word));
                     if bits != 0 {
                         in_segment |= bits;
                         let segment = segment as u32;
@@ -497,16 +539,6 @@ impl Prefilter {
             .enumerate()
             .filter(|(_, check)| candidate(check))
             .fold(0u64, |acc, (i, _)| acc | 1 << i)
-    }
-
-    /// The groups `word` may count for.
-    fn bits_of(&self, word: &str) -> u64 {
-        with_stem(word, |stem, _| {
-            self.patterns
-                .iter()
-                .filter(|(p, _)| may_match(p, word, stem))
-                .fold(0, |acc, (_, bits)| acc | bits)
-        })
     }
 }
 
@@ -604,6 +636,65 @@ mod tests {
         // 40 + 40 groups do not fit in 64: the second is not checked.
         assert_eq!(candidates(&topics, "nothing here", ""), 0b010);
         assert_eq!(candidates(&topics, "w1", ""), 0b111);
+    }
+
+    /// Whether `word` (folded, with its `stem`) may be a match of
+    /// `pattern`, written plainly: what `Patterns::bits_of` must agree with.
+    fn may_match(pattern: &WordPattern, word: &str, stem: &str) -> bool {
+        match pattern {
+            WordPattern::Exact { word: key, .. } => key.text() == word,
+            WordPattern::Prefix { prefix, .. } => word.starts_with(&**prefix),
+            WordPattern::Forms {
+                stem: key, bases, ..
+            } => {
+                key.text() == stem
+                    || bases
+                        .iter()
+                        .any(|b| word.strip_prefix(b.text()).is_some_and(is_russian_ending))
+            }
+        }
+    }
+
+    #[test]
+    fn filed_patterns_judge_words_as_each_pattern_would() {
+        let terms = [
+            "russia",
+            "росси*",
+            "китай",
+            "пекин",
+            "переговоры",
+            "talks",
+            "trade*",
+            "\"си\"",
+            "xi jinping",
+            "двусторонн*",
+            "визит",
+        ];
+        let patterns: Vec<WordPattern> = terms
+            .iter()
+            .map(|t| crate::topic::term::Term::alias_item(t).unwrap().words[0].clone())
+            .collect();
+        let mut filed = Patterns::default();
+        for (i, p) in patterns.iter().enumerate() {
+            filed.add(p, 1 << i);
+        }
+        let text = "Russia Russian Russians России Россией российско китайские Китая \
+                    Китаю Китаем Китайский Пекине Пекином переговорах переговоров \
+                    переговорный talk talks talking trade traders си сие xi jinpings \
+                    двусторонние визита визитов визитёр виз кит пек";
+        let mut checked = 0;
+        crate::topic::text::for_each_word(text, |word| {
+            let expected = with_stem(word, |stem, _| {
+                patterns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| may_match(p, word, stem))
+                    .fold(0u64, |acc, (i, _)| acc | 1 << i)
+            });
+            assert_eq!(filed.bits_of(word), expected, "{word}");
+            checked += usize::from(expected != 0);
+        });
+        assert!(checked > 20, "only {checked} words matched some pattern");
     }
 
     #[test]
