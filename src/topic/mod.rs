@@ -7,8 +7,11 @@
 //! already in the store: a topic added to the config has its history at
 //! once, and changing a query needs no re-index.
 //!
-//! Pipeline of one check: an entry becomes a [`Document`] once per request
-//! (its words folded, stemmed and indexed), then each topic evaluates it.
+//! Pipeline of one check: the prefilter (`prefilter`) reads the entry's
+//! words once and rules out the topics that cannot match it; if any are
+//! left, the entry becomes a [`Document`] (its words folded, stemmed and
+//! indexed) and each of them evaluates it. Verdicts are remembered per
+//! entry text (`memo`).
 
 mod alias;
 mod document;
