@@ -134,7 +134,7 @@ pub fn count_topics(
         || (Tagger::new(topics, feeds, titles), vec![0u64; topics.len()]),
         |(tagger, counts), entry| {
             for topic in tagger.topics_of(entry) {
-                if let Some(i) = topics.iter().position(|t| t.slug == topic.slug) {
+                if let Some(i) = topics.iter().position(|t| std::ptr::eq(t, topic)) {
                     counts[i] += 1;
                 }
             }

@@ -408,10 +408,11 @@ impl Store {
     }
 
     /// Every entry once, in no particular order, in `parts` ranges of ids
-    /// (at most 256) read side by side on scoped threads: each part folds its entries
-    /// into a state of its own (from `init`), and the states come back in
-    /// part order. Reading in key order walks the tree's leaves instead of
-    /// searching it per entry. A scan: call it from a blocking thread.
+    /// (at most 256) read side by side on scoped threads: each part folds
+    /// its entries into a state of its own (from `init`), and the states
+    /// come back in part order. Reading in key order walks the tree's
+    /// leaves instead of searching it per entry. A scan: call it from a
+    /// blocking thread.
     pub fn fold_entries<T: Send>(
         &self,
         parts: usize,
@@ -423,9 +424,10 @@ impl Store {
         let first_byte = |i: usize| [(i * 256 / parts) as u8];
         let scan = |i: usize| -> Result<T, StoreError> {
             let mut state = init();
-            let range = match i + 1 < parts {
-                true => self.entries.range(first_byte(i)..first_byte(i + 1)),
-                false => self.entries.range(first_byte(i)..),
+            let range = if i + 1 < parts {
+                self.entries.range(first_byte(i)..first_byte(i + 1))
+            } else {
+                self.entries.range(first_byte(i)..)
             };
             for value in range.values() {
                 each(&mut state, &codec::decode(&value?)?);
