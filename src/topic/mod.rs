@@ -100,12 +100,18 @@ impl Topic {
         }
     }
 
+    /// Whether entries of `feed` may be taken (`feeds` is unset, or lists
+    /// it).
+    pub fn allows_feed(&self, feed: Option<FeedId>) -> bool {
+        self.feeds
+            .as_ref()
+            .is_none_or(|feeds| feed.is_some_and(|f| feeds.contains(&f)))
+    }
+
     pub fn evaluate(&self, doc: &Document) -> Verdict {
         let verdict = |reason, score| Verdict { reason, score };
-        if let Some(feeds) = &self.feeds {
-            if !doc.feed().is_some_and(|f| feeds.contains(&f)) {
-                return verdict(Reason::OtherFeed, 0.0);
-            }
+        if !self.allows_feed(doc.feed()) {
+            return verdict(Reason::OtherFeed, 0.0);
         }
         if let Some(languages) = &self.languages {
             let lang = doc.language();
@@ -165,7 +171,7 @@ pub struct Tagger<'a> {
     key: u64,
     /// Rules topics out before an entry is indexed; made on first use
     /// (most requests find every verdict remembered).
-    prefilter: std::cell::OnceCell<Prefilter>,
+    prefilter: std::cell::OnceCell<Prefilter<'a>>,
 }
 
 impl<'a> Tagger<'a> {

@@ -68,9 +68,8 @@ enum Shape {
 struct Words<'a> {
     /// Each segment's field and the bits of the groups that occur in it.
     segments: &'a [(Field, u64)],
-    /// Where the words of some group are, when `NEAR` is to be checked by
-    /// distance rather than by segment.
-    found: Option<&'a [Found]>,
+    /// Where the words of some group are.
+    found: &'a [Found],
 }
 
 /// A word that may be a form of some group's term: its segment, position
@@ -83,7 +82,7 @@ struct Found {
 
 /// Where a clause may match: a run of words in one segment (`end`
 /// inclusive) that holds the run where it does match, if it does.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 struct Span {
     segment: u32,
     start: u32,
@@ -255,13 +254,10 @@ impl Shape {
                 ..
             } => {
                 let (l, r) = (left.loose(words), right.loose(words));
+                // By segment first (cheap); then by distance.
                 let mut found = l.segments & r.segments;
-                if found != 0 {
-                    if let Some(at) = words.found {
-                        if self.spans(words.segments, at).is_empty() {
-                            found = 0;
-                        }
-                    }
+                if found != 0 && self.spans(words.segments, words.found).is_empty() {
+                    found = 0;
                 }
                 Loose {
                     may: l.may && r.may && found != 0,
@@ -433,28 +429,23 @@ impl WordBits {
     }
 }
 
-/// What the check knows of one topic.
-struct Check {
-    /// `None` when the topic's groups did not fit: always a candidate.
-    shape: Option<Shape>,
-    feeds: Option<Vec<FeedId>>,
-    min_score: Option<f64>,
-}
-
 /// The check for one set of topics (at most 64 of them).
-pub struct Prefilter {
+pub struct Prefilter<'a> {
+    topics: &'a [Topic],
+    /// Per topic, its query's shape; `None` when its groups did not fit
+    /// (the topic is always a candidate).
+    shapes: Vec<Option<Shape>>,
     /// The first word of every term of every group, with the bits of the
     /// groups it belongs to.
     patterns: Patterns,
-    topics: Vec<Check>,
     /// The group bits of each word seen so far.
     words: RefCell<WordBits>,
 }
 
-impl Prefilter {
-    pub fn new(topics: &[Topic]) -> Prefilter {
+impl<'a> Prefilter<'a> {
+    pub fn new(topics: &'a [Topic]) -> Prefilter<'a> {
         let mut patterns = Patterns::default();
-        let mut checks = Vec::with_capacity(topics.len());
+        let mut shapes = Vec::with_capacity(topics.len());
         let mut next_bit = 0;
         for topic in topics {
             let mut groups = Vec::new();
@@ -472,15 +463,12 @@ impl Prefilter {
                 }
                 next_bit += groups.len();
             }
-            checks.push(Check {
-                shape,
-                feeds: topic.feeds.clone(),
-                min_score: topic.min_score,
-            });
+            shapes.push(shape);
         }
         Prefilter {
+            topics,
+            shapes,
             patterns,
-            topics: checks,
             words: RefCell::default(),
         }
     }
@@ -514,30 +502,27 @@ impl Prefilter {
                 segments.push((field, in_segment));
             }
         }
-        let candidate = |check: &Check| {
-            if check.feeds.as_ref().is_some_and(|f| !f.contains(&feed)) {
+        let words = Words {
+            segments: &segments,
+            found: &found,
+        };
+        let candidate = |topic: &Topic, shape: &Option<Shape>| {
+            if !topic.allows_feed(Some(feed)) {
                 return false;
             }
-            let Some(shape) = &check.shape else {
+            let Some(shape) = shape else {
                 return true;
             };
+            let loose = shape.loose(&words);
             // Sums are bounded in the order the matcher adds them, so
             // rounding cannot put the bound below the real score.
-            let passes =
-                |loose: Loose| loose.may && check.min_score.is_none_or(|min| loose.score >= min);
-            // By segment first (cheap); what passes, by distance too.
-            passes(shape.loose(&Words {
-                segments: &segments,
-                found: None,
-            })) && passes(shape.loose(&Words {
-                segments: &segments,
-                found: Some(&found),
-            }))
+            loose.may && topic.min_score.is_none_or(|min| loose.score >= min)
         };
         self.topics
             .iter()
+            .zip(&self.shapes)
             .enumerate()
-            .filter(|(_, check)| candidate(check))
+            .filter(|(_, (topic, shape))| candidate(topic, shape))
             .fold(0u64, |acc, (i, _)| acc | 1 << i)
     }
 }
