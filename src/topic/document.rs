@@ -108,13 +108,13 @@ pub struct FeedMeta {
 
 /// An entry's HTML fields as plain text, converted once for everything
 /// that reads the entry's words.
-pub struct PlainText {
+pub(super) struct PlainText {
     summary: Option<String>,
     content: Option<String>,
 }
 
 impl PlainText {
-    pub fn of(entry: &Entry, fields: FieldSet) -> PlainText {
+    pub(super) fn of(entry: &Entry, fields: FieldSet) -> PlainText {
         // The summary is also the language detector's sample.
         let summary = fields.contains(Field::Summary) || fields.has_language();
         let content = fields.contains(Field::Content);
@@ -131,7 +131,7 @@ impl PlainText {
 
 /// The text of each of `fields` of `entry`, one segment after another, in
 /// the order a document indexes them (the order positions count in).
-pub fn indexed_texts<'a>(
+pub(super) fn indexed_texts<'a>(
     entry: &'a Entry,
     plain: &'a PlainText,
     feed: Option<&'a FeedMeta>,
@@ -373,7 +373,7 @@ impl Document {
     }
 
     /// [`Document::of_entry`], with the entry's HTML already made `plain`.
-    pub fn of_plain(
+    pub(super) fn of_plain(
         entry: &Entry,
         plain: &PlainText,
         feed: Option<&FeedMeta>,

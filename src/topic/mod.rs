@@ -28,7 +28,8 @@ mod term;
 pub mod text;
 
 pub use alias::{AliasError, Aliases};
-pub use document::{Document, FeedMeta, Field, FieldSet, PlainText};
+use document::PlainText;
+pub use document::{Document, FeedMeta, Field, FieldSet};
 pub use lang::{Language, LanguageSource, detect as detect_language, parse_language_code};
 pub use matcher::Outcome;
 pub use memo::Memo;
