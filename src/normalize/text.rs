@@ -70,22 +70,53 @@ pub fn html_to_text(html: &str) -> String {
 
 /// `text` without XML-illegal characters, each run of whitespace made one
 /// space and none at either end: one pass and one allocation, as every
-/// summary goes through this whenever it is read.
+/// summary goes through this whenever it is read. Runs of ordinary
+/// characters are copied whole; only a byte that may start whitespace or
+/// an illegal character is decoded and looked at.
 fn collapse_valid(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut space = false;
-    for c in text.chars().filter(|c| is_xml_char(*c)) {
-        if c.is_whitespace() {
-            space = !out.is_empty();
-        } else {
-            if space {
-                out.push(' ');
-                space = false;
-            }
-            out.push(c);
+    let mut keep = |out: &mut String, run: &str, space: &mut bool| {
+        if run.is_empty() {
+            return;
         }
+        if std::mem::take(space) && !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(run);
+    };
+    let bytes = text.as_bytes();
+    let (mut run, mut i) = (0, 0);
+    while i < bytes.len() {
+        if !may_be_space_or_illegal(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        // A byte below 0x21 or a lead byte: `i` is a char boundary.
+        let Some(c) = text[i..].chars().next() else {
+            break;
+        };
+        let (legal, blank) = (is_xml_char(c), c.is_whitespace());
+        if legal && !blank {
+            i += c.len_utf8();
+            continue;
+        }
+        keep(&mut out, &text[run..i], &mut space);
+        space |= legal && blank;
+        i += c.len_utf8();
+        run = i;
     }
+    keep(&mut out, &text[run..], &mut space);
     out
+}
+
+/// Whether a byte may begin whitespace or an XML-illegal character: ASCII
+/// controls and space, and the UTF-8 lead bytes of U+0080–U+00FF
+/// (U+0085, U+00A0), U+1640–U+167F (U+1680), U+2000–U+207F (the general
+/// punctuation spaces), U+3000–U+303F (U+3000) and U+F000–U+FFFF (U+FFFE,
+/// U+FFFF).
+fn may_be_space_or_illegal(b: u8) -> bool {
+    b <= b' ' || matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF)
 }
 
 /// Plain text of a title or name: the same as [`html_to_text`] when it
@@ -145,6 +176,27 @@ mod tests {
         ] {
             let two_passes = collapse_whitespace(&strip_invalid_xml(text));
             assert_eq!(collapse_valid(text), two_passes, "{text:?}");
+        }
+        // Every string of up to three characters from ones that share a
+        // lead byte with whitespace or illegal characters, or are either.
+        let alphabet = [
+            'a', ' ', '\t', '\n', '\r', '\u{b}', '\u{c}', '\u{0}', '\u{1f}', '\u{7f}', '\u{85}',
+            '\u{a0}', '\u{a9}', '\u{1680}', '\u{1681}', '\u{2003}', '\u{2028}', '\u{202f}',
+            '\u{205f}', '\u{2060}', '€', '\u{3000}', '、', '\u{feff}', '\u{fffd}', '\u{fffe}',
+            '\u{ffff}', 'П', '😀',
+        ];
+        let mut text = String::new();
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet {
+                    for len in 1..=3 {
+                        text.clear();
+                        text.extend([a, b, c].into_iter().take(len));
+                        let two_passes = collapse_whitespace(&strip_invalid_xml(&text));
+                        assert_eq!(collapse_valid(&text), two_passes, "{text:?}");
+                    }
+                }
+            }
         }
     }
 
