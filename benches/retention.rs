@@ -19,7 +19,7 @@
 //!
 //! The replay runs twice: with sled alone ("sled alone"), and with the
 //! daemon's compaction rule applied after each pass (`housekeeping::
-//! compaction_due` with the default 64 MB floor). Printed per simulated day
+//! compaction_wanted` with the default 64 MB floor). Printed per simulated day
 //! (stderr) and in summary (stdout, the JSON lines `bench/run` reads):
 //! entries stored, live data, disk use. Nothing is asserted.
 
@@ -114,18 +114,16 @@ fn replay(feeds: &Feeds, cycles: usize, compact: bool, label: &str) {
                 pruned += r.pruned;
             });
             if compact {
-                let current = store.get();
-                let disk = current.size_on_disk().expect("size");
+                // As the daemon decides (counting the live data only when
+                // its last count may mislead).
                 let floor = tidings::housekeeping::compaction_floor(COMPACT_FLOOR, compacted_to);
-                if disk >= floor {
-                    let live = current.live_bytes().expect("scan");
-                    drop(current);
-                    if tidings::housekeeping::compaction_due(disk, live, floor) {
-                        let t = Instant::now();
-                        compacted_to = store.compact().expect("compact").after;
-                        compact_secs += t.elapsed().as_secs_f64();
-                        compactions += 1;
-                    }
+                let wanted =
+                    tidings::housekeeping::compaction_wanted(&store.get(), floor).expect("measure");
+                if wanted.is_some() {
+                    let t = Instant::now();
+                    compacted_to = store.compact().expect("compact").after;
+                    compact_secs += t.elapsed().as_secs_f64();
+                    compactions += 1;
                 }
             }
         }

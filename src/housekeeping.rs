@@ -9,7 +9,10 @@
 //! - **Compaction**, after a retention pass, when the store takes more than
 //!   `[storage] compact_above_mb` on disk and over [`COMPACT_RATIO`] times
 //!   its live data: sled leaves that much garbage behind under steady
-//!   churn (see `store::compact`), and a rewrite shrinks it back.
+//!   churn (see `store::compact`), and a rewrite shrinks it back. The
+//!   live data is counted by a scan of the whole store only when the last
+//!   count, scaled to the entries stored now, may mislead ([`live_check`],
+//!   `store::measure`): at a million entries a count is 18 s of CPU.
 //! - **Recovery**: when sled has refused writes since a failed one (a full
 //!   disk, see `store::space`) and the disk would take writes again, the
 //!   store moves to a fresh database at once (checked every
@@ -22,7 +25,9 @@
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::store::{CompactSummary, PruneReport, RetentionPolicy, SharedStore, StoreError};
+use crate::store::{
+    CompactSummary, LiveMeasure, PruneReport, RetentionPolicy, SharedStore, Store, StoreError,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -120,15 +125,7 @@ impl Housekeeper {
     /// its live data (a scan, but only once it is big enough to matter).
     async fn wants_compaction(&self, floor: u64) -> bool {
         let store = self.store.get();
-        let answer = blocking(move || {
-            let disk = store.size_on_disk()?;
-            if disk < floor {
-                return Ok(None);
-            }
-            let live = store.live_bytes()?;
-            Ok(compaction_due(disk, live, floor).then_some((disk, live)))
-        })
-        .await;
+        let answer = blocking(move || compaction_wanted(&store, floor)).await;
         match answer {
             Ok(Some((disk, live))) => {
                 tracing::info!(
@@ -190,6 +187,58 @@ pub fn compaction_due(disk: u64, live: u64, floor: u64) -> bool {
     disk >= floor && disk > live.saturating_mul(COMPACT_RATIO)
 }
 
+/// The disk use and live data of `store` when it is due for compaction
+/// above `floor`. Counts the live data only when [`live_check`] asks for
+/// it (a scan: call from a blocking thread).
+pub fn compaction_wanted(store: &Store, floor: u64) -> Result<Option<(u64, u64)>, StoreError> {
+    let disk = store.size_on_disk()?;
+    if disk < floor {
+        return Ok(None);
+    }
+    let entries = store.entry_count() as u64;
+    if live_check(disk, entries, floor, store.last_live_measure()?) == LiveCheck::NotDue {
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
+    let live = store.measure_live()?.live_bytes;
+    tracing::debug!(
+        "counted {:.1} MB of live data in {:.1} s",
+        live as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(compaction_due(disk, live, floor).then_some((disk, live)))
+}
+
+/// What deciding on compaction takes, for a store of `disk` bytes holding
+/// `entries` entries, above the floor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveCheck {
+    /// Not due by the remembered count of live data, scaled to the entries
+    /// stored now: no scan.
+    NotDue,
+    /// Count the live data (a full scan): none is remembered, the store
+    /// changed too much since (see [`LiveMeasure::is_stale`]), or by the
+    /// remembered count compaction is due, which a count confirms before
+    /// the whole store is rewritten.
+    Count,
+}
+
+pub fn live_check(
+    disk: u64,
+    entries: u64,
+    floor: u64,
+    remembered: Option<LiveMeasure>,
+) -> LiveCheck {
+    match remembered {
+        Some(m)
+            if !m.is_stale(entries, disk) && !compaction_due(disk, m.scaled_to(entries), floor) =>
+        {
+            LiveCheck::NotDue
+        }
+        _ => LiveCheck::Count,
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
@@ -213,4 +262,52 @@ fn log_pass(report: &PruneReport, took: Duration, entries: usize) {
         report.pruned,
         report.tombstones_expired,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MB: u64 = 1 << 20;
+
+    fn counted(live_bytes: u64, entries: u64, disk_bytes: u64) -> Option<LiveMeasure> {
+        Some(LiveMeasure {
+            live_bytes,
+            entries,
+            disk_bytes,
+        })
+    }
+
+    #[test]
+    fn the_store_is_counted_only_when_the_last_count_may_mislead() {
+        let floor = 64 * MB;
+        // Never counted: count.
+        assert_eq!(live_check(100 * MB, 1_000, floor, None), LiveCheck::Count);
+        // Counted at 100 MB on disk, 50 MB live: a pass an hour later with a
+        // few more entries and a little more disk needs no scan.
+        let last = counted(50 * MB, 1_000, 100 * MB);
+        assert_eq!(live_check(105 * MB, 1_050, floor, last), LiveCheck::NotDue);
+        // The disk grew by more than a tenth, or the entries moved by more
+        // than a tenth either way (retention): count again.
+        assert_eq!(live_check(111 * MB, 1_000, floor, last), LiveCheck::Count);
+        assert_eq!(live_check(100 * MB, 1_101, floor, last), LiveCheck::Count);
+        assert_eq!(live_check(100 * MB, 899, floor, last), LiveCheck::Count);
+        // After a compaction the disk shrank and the count still holds.
+        assert_eq!(live_check(60 * MB, 1_000, 0, last), LiveCheck::NotDue);
+        // Retention took a few entries: by the count scaled to them the
+        // disk is now over four times the data, which a count confirms
+        // before compacting.
+        let even = counted(25 * MB, 1_000, 100 * MB);
+        assert_eq!(live_check(100 * MB, 1_000, floor, even), LiveCheck::NotDue);
+        assert_eq!(live_check(100 * MB, 950, floor, even), LiveCheck::Count);
+    }
+
+    #[test]
+    fn compaction_is_due_over_the_floor_and_the_ratio() {
+        assert!(compaction_due(100 * MB, 20 * MB, 64 * MB));
+        assert!(!compaction_due(100 * MB, 25 * MB, 64 * MB));
+        assert!(!compaction_due(60 * MB, MB, 64 * MB));
+        assert_eq!(compaction_floor(64 * MB, 0), 64 * MB);
+        assert_eq!(compaction_floor(64 * MB, 40 * MB), 80 * MB);
+    }
 }

@@ -76,7 +76,7 @@ pub fn html_to_text(html: &str) -> String {
 fn collapse_valid(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut space = false;
-    let mut keep = |out: &mut String, run: &str, space: &mut bool| {
+    let keep = |out: &mut String, run: &str, space: &mut bool| {
         if run.is_empty() {
             return;
         }

@@ -6,6 +6,9 @@ use chrono::{DateTime, Utc};
 
 pub const SCHEMA_VERSION: &[u8] = b"schema_version";
 
+/// `meta` key of the last count of live data (`measure`).
+pub const LIVE_MEASURE: &[u8] = b"live_measure";
+
 /// Length of a `by_time` key.
 pub const TIME_KEY_LEN: usize = 32;
 

@@ -25,6 +25,7 @@ mod codec;
 mod compact;
 mod ingest;
 mod keys;
+mod measure;
 mod migrate;
 pub mod retention;
 mod shared;
@@ -39,6 +40,7 @@ pub use backup::{BackupError, BackupSummary};
 pub use codec::CodecError;
 pub use compact::CompactSummary;
 pub use ingest::Incoming;
+pub use measure::LiveMeasure;
 pub use retention::{PruneReport, RetentionPolicy};
 pub use shared::SharedStore;
 pub use space::{DEFAULT_MIN_FREE, NotWritable, check_dir};
@@ -126,6 +128,8 @@ pub struct Store {
     feeds: sled::Tree,
     identities: sled::Tree,
     stories: sled::Tree,
+    /// Store-wide values: the schema version, the last [`LiveMeasure`].
+    meta: sled::Tree,
     /// Recent entries by sketch band (see `band_index`), filled at the
     /// first write (`load_band_index`).
     bands: std::sync::Mutex<band_index::BandIndex>,
@@ -221,6 +225,7 @@ impl Store {
             feeds: db.open_tree("feeds")?,
             identities: db.open_tree("identities")?,
             stories: db.open_tree("stories")?,
+            meta: meta.clone(),
             bands: std::sync::Mutex::new(band_index::BandIndex::new(
                 band_index::keep().num_seconds(),
             )),
@@ -347,36 +352,6 @@ impl Store {
 
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
-    }
-
-    /// Key + value bytes of every record: what a compacted store holds.
-    /// A full scan.
-    pub fn live_bytes(&self) -> Result<u64, StoreError> {
-        Ok(self.live_data()?.iter().map(|(_, _, bytes)| bytes).sum())
-    }
-
-    /// Records and key + value bytes per tree: the live data, to compare
-    /// with [`Store::size_on_disk`]. A full scan, for diagnostics and
-    /// benchmarks.
-    pub fn live_data(&self) -> Result<Vec<(&'static str, usize, u64)>, StoreError> {
-        let trees = [
-            ("entries", &self.entries),
-            ("by_time", &self.by_time),
-            ("feeds", &self.feeds),
-            ("identities", &self.identities),
-            ("stories", &self.stories),
-        ];
-        let mut out = Vec::with_capacity(trees.len());
-        for (name, tree) in trees {
-            let (mut records, mut bytes) = (0usize, 0u64);
-            for kv in tree.iter() {
-                let (k, v) = kv?;
-                records += 1;
-                bytes += (k.len() + v.len()) as u64;
-            }
-            out.push((name, records, bytes));
-        }
-        Ok(out)
     }
 
     pub fn feed_state(&self, feed: FeedId) -> Result<Option<FeedState>, StoreError> {

@@ -185,8 +185,11 @@ impl Store {
             }
             expired += 1;
         }
-        let _writing = self.write_guard();
-        self.identities.apply_batch(batch)?;
+        // Nothing to expire is the common case: write nothing then.
+        if expired > 0 {
+            let _writing = self.write_guard();
+            self.identities.apply_batch(batch)?;
+        }
         Ok(expired)
     }
 
