@@ -355,7 +355,7 @@ impl Metrics {
             &mut out,
             "tidings_topic_entries",
             "gauge",
-            "Stored entries each topic matches.",
+            "Stored entries each topic matches (recounted every few minutes).",
         );
         for (slug, n) in &snapshot.topic_entries {
             let _ = writeln!(

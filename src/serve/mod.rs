@@ -123,12 +123,9 @@ pub struct AppState {
     renders: tokio::sync::Semaphore,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
-    /// Cached per-topic entry counts for `/metrics`: when computed, for
-    /// which catalog, and the counts.
-    topic_counts: Mutex<Option<TopicCounts>>,
+    /// Cached per-topic entry counts for `/metrics`.
+    topic_counts: Mutex<Option<ops::TopicCounts>>,
 }
-
-type TopicCounts = (std::time::Instant, Arc<Catalog>, Vec<(String, u64)>);
 
 #[derive(Default)]
 struct RenderCache {
