@@ -37,6 +37,9 @@ pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 /// How often the daemon reports its status line to systemd.
 const STATUS_EVERY: Duration = Duration::from_secs(30);
 
+/// How often the daemon hands freed heap pages back to the system.
+const TRIM_EVERY: Duration = Duration::from_secs(30);
+
 /// Opens the store named by the config, off the async runtime. A store
 /// that cannot be opened is reported at `[storage] path` in the config,
 /// with what to do about it.
@@ -183,6 +186,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Arc::clone(&health),
         shutdown.clone(),
     ));
+    let trimmer = tokio::spawn(release_memory_now_and_then(shutdown.clone()));
     let mut signals = Signals::new();
     notifier.ready(&status_line(&store.get()));
 
@@ -232,6 +236,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Err(e) => tracing::error!("HTTP server task failed: {e}"),
     }
     pinger.abort();
+    trimmer.abort();
     flush(&store).await?;
     tracing::info!("stopped; store flushed");
     Ok(())
@@ -317,6 +322,25 @@ async fn keep_systemd_informed(
         if last_status.elapsed() >= STATUS_EVERY {
             notifier.status(&status_line(&store.get()));
             last_status = std::time::Instant::now();
+        }
+    }
+}
+
+/// Returns the heap's free pages to the system every [`TRIM_EVERY`] (see
+/// `memory::release_free_memory`), so memory a scan or a burst of polls
+/// used and freed does not stay resident.
+async fn release_memory_now_and_then(shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(TRIM_EVERY) => {}
+        }
+        let started = std::time::Instant::now();
+        if tokio::task::spawn_blocking(crate::memory::release_free_memory)
+            .await
+            .is_ok()
+        {
+            tracing::trace!("heap trimmed in {:?}", started.elapsed());
         }
     }
 }

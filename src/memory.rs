@@ -29,6 +29,21 @@ pub fn tune_allocator() {
     }
 }
 
+/// Hands the heap's free pages back to the system (`malloc_trim`). glibc
+/// returns memory on its own only from the top of a heap, so after a scan
+/// of the store (a housekeeping count, `/metrics` topic counts, a cold
+/// page) the freed middle of the heap stays resident: at 1,000,000 entries
+/// a count left the daemon at 400 MB, and a trim brought it to 281 MB.
+/// Takes the arenas' locks for a few milliseconds; call it from a blocking
+/// thread, now and then.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks and trims glibc's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Blocks at least this big get their own mapping.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MMAP_THRESHOLD: libc::c_int = 128 * 1024;
