@@ -223,6 +223,8 @@ pub enum LiveCheck {
     Count,
 }
 
+/// Whether deciding on compaction needs a count of the live data, given the
+/// one `remembered` (see [`LiveCheck`]).
 pub fn live_check(
     disk: u64,
     entries: u64,
