@@ -269,6 +269,8 @@ fn log_pass(report: &PruneReport, took: Duration, entries: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Entry, FeedState};
+    use crate::store::Incoming;
 
     const MB: u64 = 1 << 20;
 
@@ -311,5 +313,48 @@ mod tests {
         assert!(!compaction_due(60 * MB, MB, 64 * MB));
         assert_eq!(compaction_floor(64 * MB, 0), 64 * MB);
         assert_eq!(compaction_floor(64 * MB, 40 * MB), 80 * MB);
+    }
+
+    /// Stores entries `from..to` of one feed, 20 kB of text each.
+    fn store_entries(store: &Store, from: usize, to: usize) {
+        let state = FeedState::new("https://a.example/feed");
+        let at = crate::model::now();
+        let body = "a long article body of many words ".repeat(600);
+        let entries = (from..to)
+            .map(|i| {
+                let title = format!("Story {i}");
+                let mut e = Entry::bare(&state.url, &format!("guid:{i}"), &title, at);
+                e.content = Some(format!("{i} {body}"));
+                Incoming::from_entry(e)
+            })
+            .collect();
+        store.store_incoming(&state, entries).unwrap();
+        store.flush().unwrap();
+    }
+
+    #[test]
+    fn a_store_is_counted_again_only_once_it_has_changed_by_a_tenth() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        store_entries(&store, 0, 200);
+        let remembered = || store.last_live_measure().unwrap().map(|m| m.entries);
+        assert_eq!(remembered(), None);
+        let disk = store.size_on_disk().unwrap();
+        let live = store.live_bytes().unwrap();
+        assert!(
+            disk <= live * COMPACT_RATIO,
+            "not due: {disk} on disk, {live} live"
+        );
+
+        assert_eq!(compaction_wanted(&store, 0).unwrap(), None);
+        assert_eq!(remembered(), Some(200), "counted at the first pass");
+        // A few more entries: the remembered count, scaled, decides.
+        store_entries(&store, 200, 205);
+        assert_eq!(compaction_wanted(&store, 0).unwrap(), None);
+        assert_eq!(remembered(), Some(200), "not counted again");
+        // A tenth more: counted again.
+        store_entries(&store, 205, 230);
+        assert_eq!(compaction_wanted(&store, 0).unwrap(), None);
+        assert_eq!(remembered(), Some(230));
     }
 }
