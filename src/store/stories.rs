@@ -285,6 +285,12 @@ impl Store {
     fn story_of(&self, entry: Entry) -> Result<Option<StoryView>, StoreError> {
         let id = entry.id;
         let story = self.story_record(id)?.map_or(id, |r| r.story);
+        // A later copy whose founder is still stored is shown with the
+        // founder. Told without reading the members: a walk through a big
+        // story's copies would read them all again at every copy.
+        if story != id && self.entries.contains_key(story.0)? {
+            return Ok(None);
+        }
         let members = self.story_members(story)?;
         if members.iter().all(|m| *m == id) {
             return Ok(Some(StoryView {
@@ -292,9 +298,6 @@ impl Store {
                 entry,
                 copies: Vec::new(),
             }));
-        }
-        if story != id && self.entries.contains_key(story.0)? {
-            return Ok(None);
         }
         let mut entries = vec![entry];
         for m in members.into_iter().filter(|m| *m != id) {
