@@ -5,7 +5,8 @@
 //! - `by_time`: sort time + [`EntryId`] → `()`, iterated in reverse for
 //!   newest-first feeds
 //! - `feeds`: [`FeedId`] → [`FeedState`]
-//! - `meta`: store-wide values such as the schema version
+//! - `meta`: store-wide values: the schema version, the last count of
+//!   live data (`measure`)
 //! - `identities`, `stories`: dedup state — identity aliases, tombstones of
 //!   pruned entries, and which entries are copies of one story (see
 //!   `stories`); recent entries' sketch bands are indexed in memory
@@ -225,7 +226,7 @@ impl Store {
             feeds: db.open_tree("feeds")?,
             identities: db.open_tree("identities")?,
             stories: db.open_tree("stories")?,
-            meta: meta.clone(),
+            meta,
             bands: std::sync::Mutex::new(band_index::BandIndex::new(
                 band_index::keep().num_seconds(),
             )),
@@ -242,7 +243,9 @@ impl Store {
         // Written only when it changes: opening a store on a full disk
         // must not need a write.
         if recorded != Some(SCHEMA_VERSION) {
-            meta.insert(keys::SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes())?;
+            store
+                .meta
+                .insert(keys::SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes())?;
         }
         Ok(store)
     }
