@@ -111,10 +111,10 @@ fn collapse_valid(text: &str) -> String {
 }
 
 /// Whether a byte may begin whitespace or an XML-illegal character: ASCII
-/// controls and space, and the UTF-8 lead bytes of U+0080–U+00FF
-/// (U+0085, U+00A0), U+1640–U+167F (U+1680), U+2000–U+207F (the general
-/// punctuation spaces), U+3000–U+303F (U+3000) and U+F000–U+FFFF (U+FFFE,
-/// U+FFFF).
+/// controls and space, and the UTF-8 lead bytes 0xC2 (U+0080–U+00BF:
+/// U+0085, U+00A0), 0xE1 (U+1000–U+1FFF: U+1680), 0xE2 (U+2000–U+2FFF: the
+/// general punctuation spaces), 0xE3 (U+3000–U+3FFF: U+3000) and 0xEF
+/// (U+F000–U+FFFF: U+FFFE, U+FFFF).
 fn may_be_space_or_illegal(b: u8) -> bool {
     b <= b' ' || matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF)
 }
