@@ -367,6 +367,19 @@ fn poll_scale(base: &str, n: usize, dir: &Path) {
             );
         }
         report("poll-scale", "peak RSS", peak_rss_mb(), "MB");
+        let index = store.sketch_index_size();
+        report(
+            "poll-scale",
+            "dedup index entries",
+            index.entries as f64,
+            "entries",
+        );
+        report(
+            "poll-scale",
+            "dedup index heap",
+            index.heap_bytes as f64 / 1e6,
+            "MB",
+        );
     });
 }
 

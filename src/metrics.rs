@@ -59,6 +59,7 @@ pub struct Snapshot {
     pub store_writable: bool,
     /// Store writes refused or failed since start.
     pub store_write_errors: u64,
+    pub sketch_index: crate::store::SketchIndexSize,
 }
 
 #[derive(Default)]
@@ -392,6 +393,20 @@ impl Metrics {
             "Store writes refused (disk full, read-only) or failed; the fetch is retried at the feed's next poll.",
             snapshot.store_write_errors,
         );
+        single(
+            &mut out,
+            "tidings_dedup_index_entries",
+            "gauge",
+            "Recent entries in the in-memory index that finds copies of a story (filled at the first write after start).",
+            snapshot.sketch_index.entries as u64,
+        );
+        single(
+            &mut out,
+            "tidings_dedup_index_bytes",
+            "gauge",
+            "Heap held by that index: most of the memory polling many feeds costs.",
+            snapshot.sketch_index.heap_bytes as u64,
+        );
         out
     }
 }
@@ -459,6 +474,10 @@ mod tests {
             store_bytes: 4096,
             store_writable: false,
             store_write_errors: 2,
+            sketch_index: crate::store::SketchIndexSize {
+                entries: 5,
+                heap_bytes: 1234,
+            },
         });
         for line in [
             "tidings_polls_total{result=\"ok\",error=\"\"} 1",
@@ -479,6 +498,8 @@ mod tests {
             "tidings_store_compactions_total{reason=\"size\",outcome=\"ok\"} 1",
             "tidings_store_writable 0",
             "tidings_store_write_errors_total 2",
+            "tidings_dedup_index_entries 5",
+            "tidings_dedup_index_bytes 1234",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -104,6 +104,7 @@ fn snapshot(state: &AppState) -> Result<Snapshot, crate::store::StoreError> {
         store_bytes: state.store().size_on_disk()?,
         store_writable: state.store().writable().is_ok(),
         store_write_errors: state.store().write_errors(),
+        sketch_index: state.store().sketch_index_size(),
         feeds,
     })
 }

@@ -7,18 +7,30 @@
 //! per entry cost more disk (about 10 kB an entry) and time (range scans)
 //! than the rest of the store.
 //!
-//! Memory: about 0.6 kB per indexed entry, most of it hash-map slots for
-//! its 32 buckets, then its 32 band hashes (heaptrack, polling 1,000
-//! feeds: 26.1 MB for 41,876 entries). Band hashes are kept as their low
-//! 32 bits: a truncated hash only adds candidates, which the sketch
-//! comparison then turns down, and with a million buckets a spurious shared
-//! band is a 1-in-4,000 event per band (two are needed).
+//! Memory is what bounds polling thousands of feeds, so the postings (a
+//! band and an entry's sequence number) live in two parts:
+//! - most in [`SortedPostings`]: sorted arrays, 6 bytes a posting, the
+//!   band's high half implied by its place;
+//! - the newest in [`FreshPostings`], a hash map, until there are an
+//!   eighth as many as sorted ones; then they are merged in, in place.
+//!
+//! Removal is lazy: a removed or expired entry's slot is emptied, its
+//! postings are skipped by lookups and dropped at the next merge. So an
+//! entry keeps no copy of its bands. About 0.3 kB per indexed entry in all
+//! (see [`BandIndex::heap_bytes`]): 32 postings, its [`Placed`], and its
+//! slot in `by_id`.
+//!
+//! Band hashes are kept as their low 32 bits: a truncated hash only adds
+//! candidates, which the sketch comparison then turns down, and with a
+//! million buckets a spurious shared band is a 1-in-4,000 event per band
+//! (two are needed).
 //!
 //! A story carried by thousands of feeds puts thousands of copies in the
 //! same buckets, and every new copy would find (and the store would read)
-//! all of them: quadratic in its copies. So a bucket keeps only its newest
-//! [`BUCKET_CAP`] entries, and a lookup returns a few copies per story
-//! ([`PER_STORY`]): any copy leads to its story.
+//! all of them: quadratic in its copies. So a lookup takes a bucket's
+//! newest [`BUCKET_CAP`] entries still indexed only, and returns a few
+//! copies per story ([`PER_STORY`]): any copy leads to its story. (The
+//! older postings stay until their entries leave: 6 bytes each.)
 
 use crate::dedup::cluster;
 use crate::model::{EntryId, FeedId};
@@ -60,6 +72,8 @@ fn band(hash: u64) -> Band {
 
 /// An entry's place in insertion order. Wraps after 4 billion inserts:
 /// order is always taken relative to the oldest entry (`BandIndex::age`).
+/// Merges drop postings of entries gone long before a number comes round
+/// again.
 type Seq = u32;
 
 /// At most this many candidates per lookup: the oldest and the newest
@@ -71,10 +85,17 @@ pub const MAX_CANDIDATES: usize = 64;
 /// own feed all count: they tell whether its text recurs.)
 pub const PER_STORY: usize = 4;
 
-/// Entries kept per bucket, the newest. A bucket this full holds copies of
-/// one big story or a boilerplate text; older entries stay findable by
-/// their other bands.
+/// Entries a lookup takes per bucket, the newest. A bucket this full holds
+/// copies of one big story or a boilerplate text; older entries stay
+/// findable by their other bands.
 pub const BUCKET_CAP: usize = 128;
+
+/// Fresh postings are merged into the sorted ones when there are this
+/// many of them or an eighth as many as sorted ones, whichever is more:
+/// a merge rewrites the sorted arrays (about 60 ms for ten million
+/// postings), so they are spaced out as the index grows.
+const MIN_FRESH: usize = 1 << 15;
+const FRESH_SHARE: usize = 8;
 
 /// How long an entry stays indexed: as long as a copy or an edit of it may
 /// arrive, and a day's slack.
@@ -92,25 +113,20 @@ pub struct Placed {
     pub story: EntryId,
 }
 
-/// One indexed entry.
-struct Indexed {
-    at: Placed,
-    bands: Box<[Band]>,
-}
-
 /// Entries by band hash, for the entries first stored within `keep` seconds
 /// of the newest one.
 pub struct BandIndex {
     keep: i64,
     /// In insertion order; `entries[i]` has sequence number `first + i`.
-    entries: VecDeque<Option<Indexed>>,
+    /// `None` once removed.
+    entries: VecDeque<Option<Placed>>,
     first: Seq,
     newest: i64,
     by_id: HashMap<EntryId, Seq>,
-    /// The first entry of each bucket (most buckets hold one)…
-    buckets: BandMap<Seq>,
-    /// …and the others, for the few that hold several.
-    overflow: BandMap<Vec<Seq>>,
+    sorted: SortedPostings,
+    fresh: FreshPostings,
+    /// [`MIN_FRESH`], but for tests.
+    min_fresh: usize,
 }
 
 impl BandIndex {
@@ -121,8 +137,9 @@ impl BandIndex {
             first: 0,
             newest: i64::MIN,
             by_id: HashMap::new(),
-            buckets: BandMap::default(),
-            overflow: BandMap::default(),
+            sorted: SortedPostings::default(),
+            fresh: FreshPostings::default(),
+            min_fresh: MIN_FRESH,
         }
     }
 
@@ -130,54 +147,40 @@ impl BandIndex {
         self.by_id.len()
     }
 
+    /// The heap this index holds, in bytes, as allocated (capacities, not
+    /// lengths; allocator overhead aside).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.entries.capacity() * size_of::<Option<Placed>>()
+            + self.by_id.capacity() * (size_of::<(EntryId, Seq)>() + 1)
+            + self.sorted.heap_bytes()
+            + self.fresh.heap_bytes()
+    }
+
     /// Indexes an entry under its band hashes (again: it is moved).
     pub fn insert(&mut self, at: Placed, bands: impl IntoIterator<Item = u64>) {
         self.remove(at.id);
         let seq = self.first.wrapping_add(self.entries.len() as Seq);
-        let bands: Box<[Band]> = bands.into_iter().map(band).collect();
-        for band in &bands {
-            match self.buckets.entry(*band) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(seq);
-                }
-                std::collections::hash_map::Entry::Occupied(mut head) => {
-                    // Entries are pushed in insertion order and removals
-                    // keep it, so the oldest entry of the bucket is its
-                    // head or `more[0]`.
-                    let more = self.overflow.entry(*band).or_default();
-                    if more.len() + 1 >= BUCKET_CAP {
-                        let first = self.first;
-                        let age = |seq: Seq| seq.wrapping_sub(first);
-                        if age(*head.get()) < age(more[0]) {
-                            *head.get_mut() = more.remove(0);
-                        } else {
-                            more.remove(0);
-                        }
-                    }
-                    more.push(seq);
-                }
-            }
+        for hash in bands {
+            self.fresh.push(band(hash), seq);
         }
-        self.entries.push_back(Some(Indexed { at, bands }));
+        self.entries.push_back(Some(at));
         self.by_id.insert(at.id, seq);
         self.newest = self.newest.max(at.secs);
         self.expire();
+        if self.fresh.len >= self.min_fresh.max(self.sorted.len() / FRESH_SHARE) {
+            self.merge();
+        }
     }
 
-    /// Forgets an entry (retention removed it).
+    /// Forgets an entry (retention removed it). Its postings stay until
+    /// the next merge; lookups skip them.
     pub fn remove(&mut self, id: EntryId) {
-        let Some(seq) = self.by_id.remove(&id) else {
-            return;
-        };
-        let Some(slot) = self
-            .entries
-            .get_mut(seq.wrapping_sub(self.first) as usize)
-            .and_then(Option::take)
-        else {
-            return;
-        };
-        for band in &slot.bands {
-            self.unlink(*band, seq);
+        if let Some(seq) = self.by_id.remove(&id) {
+            let age = self.age(seq);
+            if let Some(slot) = self.entries.get_mut(age) {
+                *slot = None;
+            }
         }
     }
 
@@ -197,18 +200,23 @@ impl BandIndex {
         let mut hits: Vec<Seq> = Vec::new();
         for hash in bands {
             let band = band(hash);
-            hits.extend(self.buckets.get(&band));
-            hits.extend(self.overflow.get(&band).into_iter().flatten());
+            let ((head, more), sorted) = (self.fresh.of(band), self.sorted.of(band));
+            if usize::from(head.is_some()) + more.len() + sorted.len() <= BUCKET_CAP {
+                // Entries gone are dropped below, with their runs.
+                hits.extend(sorted.iter().chain(head).chain(more));
+            } else {
+                // Newest first (fresh postings are newer than sorted
+                // ones): the bucket is its newest entries still indexed.
+                let newest_first = more.iter().rev().chain(head).chain(sorted.iter().rev());
+                let live = newest_first.filter(|seq| self.placed(**seq).is_some());
+                hits.extend(live.take(BUCKET_CAP));
+            }
         }
         hits.sort_unstable();
         let mut shared: Vec<(&Placed, usize)> = hits
             .chunk_by(|a, b| a == b)
             .filter(|run| run.len() >= min_shared)
-            .filter_map(|run| {
-                let slot = run[0].wrapping_sub(self.first) as usize;
-                let e = self.entries.get(slot)?.as_ref()?;
-                Some((&e.at, run.len()))
-            })
+            .filter_map(|run| Some((self.placed(run[0])?, run.len())))
             .filter(|(e, _)| e.id != new.id && (e.secs - new.secs).abs() <= window)
             .collect();
         // By story, those sharing the most bands first, then the newest.
@@ -241,6 +249,17 @@ impl BandIndex {
         out
     }
 
+    /// How many entries were inserted before `seq` since the oldest one
+    /// kept; `entries.len()` or more for a sequence number no longer kept.
+    fn age(&self, seq: Seq) -> usize {
+        seq.wrapping_sub(self.first) as usize
+    }
+
+    /// The entry numbered `seq`, if it is still indexed.
+    fn placed(&self, seq: Seq) -> Option<&Placed> {
+        self.entries.get(self.age(seq))?.as_ref()
+    }
+
     /// Drops the oldest entries, those first stored more than `keep` before
     /// the newest. (Entries are inserted in about the order they were
     /// stored; one stored out of order leaves with its neighbours.)
@@ -248,10 +267,9 @@ impl BandIndex {
         let oldest = self.newest.saturating_sub(self.keep);
         while let Some(front) = self.entries.front() {
             match front {
-                Some(e) if e.at.secs >= oldest => break,
+                Some(e) if e.secs >= oldest => break,
                 Some(e) => {
-                    let id = e.at.id;
-                    self.remove(id);
+                    self.by_id.remove(&e.id);
                 }
                 None => {}
             }
@@ -260,22 +278,209 @@ impl BandIndex {
         }
     }
 
-    fn unlink(&mut self, band: Band, seq: Seq) {
-        if self.buckets.get(&band) == Some(&seq) {
-            match self.overflow.get_mut(&band).and_then(Vec::pop) {
-                Some(next) => {
-                    self.buckets.insert(band, next);
-                }
-                None => {
-                    self.buckets.remove(&band);
+    /// Moves the fresh postings of entries still indexed into the sorted
+    /// ones, and drops the sorted postings of entries gone.
+    fn merge(&mut self) {
+        let first = self.first;
+        let kept = self.entries.len();
+        let age = |seq: Seq| seq.wrapping_sub(first) as usize;
+        // One bit per entry: every posting is checked, and the entries
+        // themselves are 50 times bigger (a cache miss each).
+        let mut bits = vec![0u64; kept.div_ceil(64)];
+        for (i, _) in self.entries.iter().enumerate().filter(|(_, e)| e.is_some()) {
+            bits[i / 64] |= 1 << (i % 64);
+        }
+        let live = |seq: Seq| {
+            let i = age(seq);
+            bits.get(i / 64)
+                .is_some_and(|word| word & (1 << (i % 64)) != 0)
+        };
+        let mut fresh = self.fresh.take();
+        fresh.retain(|(_, seq)| live(*seq));
+        fresh.sort_unstable_by_key(|(band, seq)| (*band, age(*seq)));
+        self.sorted.retain(live);
+        self.sorted.merge(&fresh, |seq| age(seq).min(kept));
+    }
+}
+
+/// Bands' high halves: the sorted postings are split by them.
+const PARTS: usize = 1 << 16;
+
+fn part(band: Band) -> usize {
+    (band >> 16) as usize
+}
+
+/// Postings sorted by band, then by age (oldest first), as two parallel
+/// arrays of the bands' low halves and the entries' numbers; the high
+/// halves are implied, `starts` telling where each begins.
+#[derive(Default)]
+struct SortedPostings {
+    /// Postings of bands with high half `p` are at
+    /// `starts[p]..starts[p + 1]`. Empty until the first merge (an index
+    /// that never grows that big spares its 256 kB).
+    starts: Vec<u32>,
+    lows: Vec<u16>,
+    seqs: Vec<Seq>,
+}
+
+impl SortedPostings {
+    fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.starts.capacity() * 4 + self.lows.capacity() * 2 + self.seqs.capacity() * 4
+    }
+
+    /// The numbers of `band`'s entries, oldest first.
+    fn of(&self, band: Band) -> &[Seq] {
+        let p = part(band);
+        let (Some(from), Some(to)) = (self.starts.get(p), self.starts.get(p + 1)) else {
+            return &[];
+        };
+        let (from, to) = (*from as usize, *to as usize);
+        let low = band as u16;
+        let lows = &self.lows[from..to];
+        let at = lows.partition_point(|l| *l < low);
+        let n = lows[at..].iter().take_while(|l| **l == low).count();
+        &self.seqs[from + at..from + at + n]
+    }
+
+    /// Keeps the postings of live entries only, in one pass.
+    fn retain(&mut self, live: impl Fn(Seq) -> bool) {
+        let mut write = 0;
+        for p in 0..self.starts.len().saturating_sub(1) {
+            let (from, to) = (self.starts[p] as usize, self.starts[p + 1] as usize);
+            self.starts[p] = write as u32;
+            for read in from..to {
+                if live(self.seqs[read]) {
+                    self.lows[write] = self.lows[read];
+                    self.seqs[write] = self.seqs[read];
+                    write += 1;
                 }
             }
-        } else if let Some(more) = self.overflow.get_mut(&band) {
-            more.retain(|s| *s != seq);
         }
-        if self.overflow.get(&band).is_some_and(Vec::is_empty) {
-            self.overflow.remove(&band);
+        if let Some(last) = self.starts.last_mut() {
+            *last = write as u32;
         }
+        self.lows.truncate(write);
+        self.seqs.truncate(write);
+    }
+
+    /// Merges `fresh` postings, sorted by band and then by `rank` as the
+    /// sorted ones are, in place, back to front so that nothing is written
+    /// over before it is read: part by part for the parts with fresh
+    /// postings, and as one block for the parts between them.
+    fn merge(&mut self, fresh: &[(Band, Seq)], rank: impl Fn(Seq) -> usize) {
+        if fresh.is_empty() {
+            return;
+        }
+        if self.starts.is_empty() {
+            self.starts = vec![0; PARTS + 1];
+        }
+        // Exactly: these arrays are most of the index, and doubling them
+        // would cost as much again (big reallocations move pages, not
+        // bytes).
+        self.lows.reserve_exact(fresh.len());
+        self.seqs.reserve_exact(fresh.len());
+        let total = self.len() + fresh.len();
+        // Old postings `..i` and fresh ones `..j` are still to be placed;
+        // everything from `i + j` on is, and so are `starts[done..]`.
+        let mut i = self.len();
+        let mut j = fresh.len();
+        let mut done = PARTS + 1;
+        self.lows.resize(total, 0);
+        self.seqs.resize(total, 0);
+        while j > 0 {
+            let p = part(fresh[j - 1].0);
+            let fresh_from = j - fresh[..j]
+                .iter()
+                .rev()
+                .take_while(|(band, _)| part(*band) == p)
+                .count();
+            let (from, to) = (self.starts[p] as usize, self.starts[p + 1] as usize);
+            // The parts after `p` without fresh postings move up by `j`.
+            self.lows.copy_within(to..i, to + j);
+            self.seqs.copy_within(to..i, to + j);
+            for start in &mut self.starts[p + 1..done] {
+                *start += j as u32;
+            }
+            // Part `p`, merged from its end.
+            i = to;
+            while j > fresh_from {
+                let (band, seq) = fresh[j - 1];
+                let fresh_last = i == from
+                    || (band as u16, rank(seq)) >= (self.lows[i - 1], rank(self.seqs[i - 1]));
+                let write = i + j - 1;
+                if fresh_last {
+                    self.lows[write] = band as u16;
+                    self.seqs[write] = seq;
+                    j -= 1;
+                } else {
+                    self.lows[write] = self.lows[i - 1];
+                    self.seqs[write] = self.seqs[i - 1];
+                    i -= 1;
+                }
+            }
+            done = p + 1;
+        }
+        debug_assert_eq!(self.starts[PARTS] as usize, total);
+    }
+}
+
+/// The postings added since the last merge, by band. Most bands hold one
+/// entry, so a bucket's first is kept apart from the rest.
+#[derive(Default)]
+struct FreshPostings {
+    heads: BandMap<Seq>,
+    more: BandMap<Vec<Seq>>,
+    len: usize,
+}
+
+impl FreshPostings {
+    fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.heads.capacity() * (size_of::<(Band, Seq)>() + 1)
+            + self.more.capacity() * (size_of::<(Band, Vec<Seq>)>() + 1)
+            + self.more.values().map(|v| v.capacity() * 4).sum::<usize>()
+    }
+
+    fn push(&mut self, band: Band, seq: Seq) {
+        self.len += 1;
+        match self.heads.entry(band) {
+            std::collections::hash_map::Entry::Vacant(head) => {
+                head.insert(seq);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.more.entry(band).or_default().push(seq);
+            }
+        }
+    }
+
+    /// The numbers of `band`'s entries, oldest first: the first, and the
+    /// others.
+    fn of(&self, band: Band) -> (Option<&Seq>, &[Seq]) {
+        let head = self.heads.get(&band);
+        let more = match head {
+            Some(_) => self.more.get(&band).map(Vec::as_slice).unwrap_or_default(),
+            None => &[],
+        };
+        (head, more)
+    }
+
+    /// Empties it (keeping the map's room for the next round), returning
+    /// its postings.
+    fn take(&mut self) -> Vec<(Band, Seq)> {
+        let mut out = Vec::with_capacity(self.len);
+        for (band, head) in self.heads.drain() {
+            out.push((band, head));
+            if let Some(more) = self.more.get(&band) {
+                out.extend(more.iter().map(|seq| (band, *seq)));
+            }
+        }
+        self.more.clear();
+        self.len = 0;
+        out
     }
 }
 
@@ -285,6 +490,15 @@ mod tests {
 
     fn id(n: u8) -> EntryId {
         EntryId([n; 16])
+    }
+
+    /// An index that merges every few postings, and one that never does.
+    fn both_ways(keep_secs: i64) -> [BandIndex; 2] {
+        let mut merging = BandIndex::new(keep_secs);
+        merging.min_fresh = 4;
+        let mut fresh_only = BandIndex::new(keep_secs);
+        fresh_only.min_fresh = usize::MAX;
+        [merging, fresh_only]
     }
 
     /// Candidates as (id, time).
@@ -375,42 +589,44 @@ mod tests {
 
     #[test]
     fn a_full_bucket_keeps_its_newest() {
-        let mut index = BandIndex::new(1_000_000);
-        for n in 0..=BUCKET_CAP as u8 {
-            index.insert(e(n, i64::from(n)), [1]);
+        for mut index in both_ways(1_000_000) {
+            for n in 0..=BUCKET_CAP as u8 {
+                index.insert(e(n, i64::from(n)), [1]);
+            }
+            let found = at(index.candidates([1], &e(255, 0), 1_000, 1));
+            assert_eq!(found.len(), MAX_CANDIDATES);
+            assert_eq!(found[0], (id(1), 1), "the oldest left the full bucket");
+            assert_eq!(
+                found[MAX_CANDIDATES - 1],
+                (id(BUCKET_CAP as u8), BUCKET_CAP as i64)
+            );
+            // Still indexed: it leaves for good when removed.
+            index.remove(id(0));
+            index.remove(id(1));
+            let found = at(index.candidates([1], &e(255, 0), 1_000, 1));
+            assert_eq!(found[0], (id(2), 2));
         }
-        let found = at(index.candidates([1], &e(255, 0), 1_000, 1));
-        assert_eq!(found.len(), MAX_CANDIDATES);
-        assert_eq!(found[0], (id(1), 1), "the oldest left the full bucket");
-        assert_eq!(
-            found[MAX_CANDIDATES - 1],
-            (id(BUCKET_CAP as u8), BUCKET_CAP as i64)
-        );
-        // Still indexed: it leaves for good when removed.
-        index.remove(id(0));
-        index.remove(id(1));
-        let found = at(index.candidates([1], &e(255, 0), 1_000, 1));
-        assert_eq!(found[0], (id(2), 2));
     }
 
     #[test]
     fn sequence_numbers_wrap_without_losing_order() {
-        let mut index = BandIndex::new(100);
-        index.first = Seq::MAX - 1;
-        for n in 0..=BUCKET_CAP as u8 {
-            index.insert(e(n, 0), [1]);
+        for mut index in both_ways(100) {
+            index.first = Seq::MAX - 1;
+            for n in 0..=BUCKET_CAP as u8 {
+                index.insert(e(n, 0), [1]);
+            }
+            // The full bucket dropped its oldest, across the wrap.
+            let found = at(index.candidates([1], &e(255, 0), 1_000, 1));
+            assert_eq!(found.len(), MAX_CANDIDATES);
+            assert_eq!(found[0], (id(1), 0));
+            // Expiry walks from the oldest, across the wrap.
+            index.insert(e(254, 150), [2]);
+            assert_eq!(index.len(), 1);
+            assert_eq!(
+                at(index.candidates([2], &e(255, 150), 10, 1)),
+                [(id(254), 150)]
+            );
         }
-        // The full bucket dropped its oldest, across the wrap.
-        let found = at(index.candidates([1], &e(255, 0), 1_000, 1));
-        assert_eq!(found.len(), MAX_CANDIDATES);
-        assert!(!found.iter().any(|(found, _)| *found == id(0)));
-        // Expiry walks from the oldest, across the wrap.
-        index.insert(e(254, 150), [2]);
-        assert_eq!(index.len(), 1);
-        assert_eq!(
-            at(index.candidates([2], &e(255, 150), 10, 1)),
-            [(id(254), 150)]
-        );
     }
 
     #[test]
@@ -434,6 +650,117 @@ mod tests {
         index.insert(e(3, 160), [5, 6]);
         assert_eq!(at(index.candidates([1, 2], &e(9, 0), 1000, 1)), []);
         assert_eq!(index.len(), 1);
-        assert!(index.buckets.len() == 2 && index.overflow.is_empty());
+        assert_eq!(index.entries.iter().flatten().count(), 1);
+    }
+
+    #[test]
+    fn merges_drop_the_postings_of_entries_gone() {
+        let mut index = BandIndex::new(100);
+        index.min_fresh = 4;
+        for n in 0..10u8 {
+            index.insert(e(n, i64::from(n)), [1, 2]);
+        }
+        assert!(index.sorted.len() >= 16 && index.fresh.len <= 4);
+        for n in 0..10u8 {
+            index.remove(id(n));
+        }
+        // Lookups skip them at once…
+        assert_eq!(at(index.candidates([1, 2], &e(99, 0), 1000, 1)), []);
+        // …and the next merge drops them.
+        for n in 10..14u8 {
+            index.insert(e(n, i64::from(n)), [(3 << 16) | 7]);
+        }
+        assert_eq!(index.sorted.len() + index.fresh.len, 4);
+        assert_eq!(
+            at(index.candidates([(3 << 16) | 7], &e(99, 0), 1000, 1)).len(),
+            4
+        );
+    }
+
+    /// An operation on two indexes that must answer alike.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert {
+            n: u8,
+            secs: i64,
+            feed: u8,
+            story: u8,
+            bands: Vec<u64>,
+        },
+        Remove(u8),
+        Lookup {
+            n: u8,
+            secs: i64,
+            feed: u8,
+            bands: Vec<u64>,
+            min_shared: usize,
+        },
+    }
+
+    /// Band hashes from a small set, spread over a few parts (high
+    /// halves) and a few low halves, sharing both.
+    fn bands() -> impl proptest::strategy::Strategy<Value = Vec<u64>> {
+        use proptest::prelude::*;
+        prop::collection::vec((0u64..3, 0u64..6), 1..8).prop_map(|bands| {
+            bands
+                .into_iter()
+                .map(|(hi, lo)| (hi << 16) | (lo * 977))
+                .collect()
+        })
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (0u8..40, 0i64..300, 0u8..4, 0u8..6, bands()).prop_map(
+                |(n, secs, feed, story, bands)| Op::Insert { n, secs, feed, story, bands }
+            ),
+            1 => (0u8..40).prop_map(Op::Remove),
+            2 => (0u8..40, 0i64..300, 0u8..4, bands(), 1usize..3).prop_map(
+                |(n, secs, feed, bands, min_shared)| Op::Lookup { n, secs, feed, bands, min_shared }
+            ),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Merging fresh postings into sorted ones (here every few
+        /// inserts) changes no lookup: the index that never merges is the
+        /// model, its buckets plain lists of entries in insertion order.
+        #[test]
+        fn merging_changes_no_lookup(ops in proptest::collection::vec(op(), 1..200), cap in 1usize..4) {
+            let mut merging = BandIndex::new(150);
+            merging.min_fresh = cap;
+            let mut model = BandIndex::new(150);
+            model.min_fresh = usize::MAX;
+            let placed = |n: u8, secs: i64, feed: u8, story: u8| Placed {
+                id: id(n),
+                secs,
+                feed: FeedId(u64::from(feed)),
+                story: id(story),
+            };
+            for op in ops {
+                match op {
+                    Op::Insert { n, secs, feed, story, bands } => {
+                        merging.insert(placed(n, secs, feed, story), bands.iter().copied());
+                        model.insert(placed(n, secs, feed, story), bands.iter().copied());
+                    }
+                    Op::Remove(n) => {
+                        merging.remove(id(n));
+                        model.remove(id(n));
+                    }
+                    Op::Lookup { n, secs, feed, bands, min_shared } => {
+                        let new = placed(n, secs, feed, n);
+                        proptest::prop_assert_eq!(
+                            merging.candidates(bands.iter().copied(), &new, 100, min_shared),
+                            model.candidates(bands.iter().copied(), &new, 100, min_shared)
+                        );
+                    }
+                }
+                proptest::prop_assert_eq!(merging.len(), model.len());
+            }
+            proptest::prop_assert_eq!(model.sorted.len(), 0);
+        }
     }
 }

@@ -210,6 +210,16 @@ impl Store {
         })
     }
 
+    /// The size of the in-memory sketch index (see `band_index`): empty
+    /// until the first write fills it.
+    pub fn sketch_index_size(&self) -> SketchIndexSize {
+        let index = self.band_index();
+        SketchIndexSize {
+            entries: index.len(),
+            heap_bytes: index.heap_bytes(),
+        }
+    }
+
     /// The band index, whoever panicked while holding it (it is only ever
     /// added to and pruned: a half-done change leaves extra candidates at
     /// worst).
@@ -253,6 +263,14 @@ impl Store {
         *self.band_index() = index;
         Ok(indexed)
     }
+}
+
+/// Entries in the sketch index and the heap it holds (capacities, in
+/// bytes): most of what polling many feeds costs in memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SketchIndexSize {
+    pub entries: usize,
+    pub heap_bytes: usize,
 }
 
 /// What a fetch's transaction needs from the committed store, read just

@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use backup::{BackupError, BackupSummary};
 pub use codec::CodecError;
 pub use compact::CompactSummary;
-pub use ingest::Incoming;
+pub use ingest::{Incoming, SketchIndexSize};
 pub use measure::LiveMeasure;
 pub use retention::{PruneReport, RetentionPolicy};
 pub use shared::SharedStore;
