@@ -103,8 +103,8 @@ pub const BUCKET_CAP: usize = 128;
 /// many of them or a sixteenth as many as sorted ones, whichever is more:
 /// a merge rewrites the sorted arrays, so merges are spaced out as the
 /// index grows, while the hash map, at about 16 bytes a posting, stays
-/// small next to them. (An eighth: 11 MB more for 410,000 entries, and
-/// no faster.)
+/// small next to them. (An eighth would merge half as often and held
+/// 11 MB more for 410,000 entries.)
 const MIN_FRESH: usize = 1 << 15;
 const FRESH_SHARE: usize = 16;
 
