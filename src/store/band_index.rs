@@ -81,6 +81,11 @@ type Seq = u32;
 const SEQ_BITS: u32 = 24;
 const SEQ_MASK: Seq = (1 << SEQ_BITS) - 1;
 
+/// How many entries were inserted before `seq` since `first`.
+fn age(seq: Seq, first: Seq) -> usize {
+    (seq.wrapping_sub(first) & SEQ_MASK) as usize
+}
+
 /// At most this many entries are indexed (about a gigabyte of index); the
 /// oldest leave early beyond it.
 const MAX_INDEXED: usize = 1 << 22;
@@ -269,7 +274,7 @@ impl BandIndex {
     /// How many entries were inserted before `seq` since the oldest one
     /// kept; `entries.len()` or more for a sequence number no longer kept.
     fn age(&self, seq: Seq) -> usize {
-        (seq.wrapping_sub(self.first) & SEQ_MASK) as usize
+        age(seq, self.first)
     }
 
     /// The entry numbered `seq`, if it is still indexed.
@@ -303,7 +308,7 @@ impl BandIndex {
     fn merge(&mut self) {
         let first = self.first;
         let kept = self.entries.len();
-        let age = |seq: Seq| (seq.wrapping_sub(first) & SEQ_MASK) as usize;
+        let age = |seq: Seq| age(seq, first);
         // One bit per entry: every posting is checked, and the entries
         // themselves are 50 times bigger (a cache miss each).
         let mut bits = vec![0u64; kept.div_ceil(64)];
