@@ -220,11 +220,18 @@ impl Store {
         }
     }
 
-    /// The band index, whoever panicked while holding it (it is only ever
-    /// added to and pruned: a half-done change leaves extra candidates at
-    /// worst).
+    /// The band index. One that a panic interrupted (in the middle of a
+    /// merge, say) is not trusted: it is emptied, and the next write
+    /// refills it from the store.
     pub(super) fn band_index(&self) -> std::sync::MutexGuard<'_, BandIndex> {
-        self.bands.lock().unwrap_or_else(|p| p.into_inner())
+        self.bands.lock().unwrap_or_else(|poisoned| {
+            tracing::error!("the sketch index was left half-changed by a panic; rebuilding it");
+            let mut index = poisoned.into_inner();
+            *index = BandIndex::new(band_index::keep().num_seconds());
+            self.bands.clear_poison();
+            self.bands_loaded.store(false, Ordering::Release);
+            index
+        })
     }
 
     /// Fills the band index at the first write rather than at `open`: a
@@ -232,6 +239,10 @@ impl Store {
     /// an entry, most of it reading their records), and serving needs none
     /// of it. Called under the write lock.
     fn load_band_index(&self) -> Result<(), StoreError> {
+        if self.bands.is_poisoned() {
+            // Emptied and marked unloaded (see `band_index`): refilled below.
+            drop(self.band_index());
+        }
         if self.bands_loaded.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -968,6 +979,34 @@ pub(super) mod tests {
         let page = store.story_page(10, None, |_| true).unwrap();
         assert_eq!(page.stories.len(), 1, "{page:?}");
         assert_eq!(page.stories[0].copies.len(), 1);
+    }
+
+    #[test]
+    fn an_index_a_panic_interrupted_is_rebuilt_from_the_store() {
+        let (_dir, store) = open();
+        let now = crate::model::now();
+        let (wire, copy) = wire_and_copy("https://news.example/world/pipeline");
+        fetch(
+            &store,
+            "https://tass.example/rss",
+            &[wire],
+            now - Duration::hours(3),
+        );
+        // A panic halfway through changing the index: here, after it lost
+        // every entry.
+        let panicked = std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut index = store.band_index();
+                *index = BandIndex::new(band_index::keep().num_seconds());
+                panic!("halfway");
+            })
+            .join()
+        });
+        assert!(panicked.is_err());
+        fetch(&store, "https://news.example/rss", &[copy], now);
+        let page = store.story_page(10, None, |_| true).unwrap();
+        assert_eq!(page.stories.len(), 1, "{page:?}");
+        assert_eq!(store.sketch_index_size().entries, 2);
     }
 
     #[test]
