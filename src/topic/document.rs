@@ -8,7 +8,7 @@
 use super::key::{KeyTable, hash_str, head_hash};
 use super::lang::{Language, resolve_language};
 use super::stem::{for_each_base, is_russian_ending, with_stem};
-use super::term::WordPattern;
+use super::term::{FilterKeys, WordPattern};
 use super::text::{Script, for_each_word_at};
 use crate::model::{Entry, FeedId};
 use crate::normalize::text::html_to_text;
@@ -435,6 +435,14 @@ impl Document {
 
     fn positions_of(&self, word: &DocWord) -> &[Pos] {
         &self.positions[word.positions.start as usize..word.positions.end as usize]
+    }
+
+    /// Whether a term (or any of a group of terms) with these filter keys
+    /// may occur: false only when it certainly does not. [`Document::find`]
+    /// tests the same keys before it finds a word, so a word found always
+    /// passes.
+    pub fn may_have(&self, keys: &FilterKeys) -> bool {
+        keys.may_occur(|s| self.has_script(s), |k| self.filter.may_contain(k))
     }
 
     /// Calls `each` with the id of every distinct document word `pattern`

@@ -52,8 +52,26 @@ impl Span {
     }
 }
 
+/// What an evaluation knows of one alias slot so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AliasState {
+    Unknown,
+    /// Some term of the alias may occur (the key filter does not rule it
+    /// out); whether one does in the slot's fields is not known yet.
+    MayOccur,
+    Absent,
+    Present,
+}
+
 /// One query evaluated against one document. Remembers where each term
 /// occurs, so a term used by many clauses (an alias's) is looked up once.
+///
+/// Most entries contain few of a topic's terms, and a topic of long
+/// aliases has hundreds. So before looking words up, a clause is checked
+/// against the document's key filter ([`Evaluation::may_match`]): an AND
+/// or NEAR with a part that certainly does not occur fails at once,
+/// without looking up the words of its other parts. The filter never
+/// rules out a word that occurs, so results are the same either way.
 pub struct Evaluation<'a> {
     query: &'a Query,
     doc: &'a Document,
@@ -62,8 +80,13 @@ pub struct Evaluation<'a> {
     /// small allocation whatever the number of terms.
     looked_up: Vec<Option<(u32, u32)>>,
     found: Vec<Pos>,
-    /// Per alias slot: whether the alias occurs in its fields.
-    aliases: Vec<Option<bool>>,
+    /// Per alias slot: what is known of its occurrence in its fields.
+    aliases: Vec<AliasState>,
+    /// Per alias group: whether the key filter lets any of its terms occur.
+    groups: Vec<Option<bool>>,
+    /// Whether clauses are checked against the key filter first (always,
+    /// except in the test that checks this changes no outcome).
+    prechecks: bool,
 }
 
 impl<'a> Evaluation<'a> {
@@ -73,7 +96,9 @@ impl<'a> Evaluation<'a> {
             doc,
             looked_up: vec![None; query.terms().len()],
             found: Vec::new(),
-            aliases: vec![None; query.alias_slots()],
+            aliases: vec![AliasState::Unknown; query.alias_slots()],
+            groups: vec![None; query.alias_groups()],
+            prechecks: true,
         }
     }
 
@@ -85,19 +110,29 @@ impl<'a> Evaluation<'a> {
                 terms,
                 fields,
                 slot,
+                group,
                 ..
-            } => match self.aliases.get(*slot).copied().flatten() {
-                Some(present) => (present, 0.0),
-                None => {
+            } => match self.alias_state(*slot, *group) {
+                AliasState::Present => (true, 0.0),
+                AliasState::Absent => (false, 0.0),
+                AliasState::Unknown | AliasState::MayOccur => {
                     let present = terms.iter().any(|t| self.present(*t, *fields));
+                    let state = if present {
+                        AliasState::Present
+                    } else {
+                        AliasState::Absent
+                    };
                     if let Some(cached) = self.aliases.get_mut(*slot) {
-                        *cached = Some(present);
+                        *cached = state;
                     }
                     (present, 0.0)
                 }
             },
             NodeKind::Lang(code) => (self.doc.language().is_some_and(|l| l.is(code)), 0.0),
             NodeKind::And(parts) => {
+                if !parts.iter().all(|p| self.may_match(p)) {
+                    return Outcome::MISS;
+                }
                 let mut score = 0.0;
                 for part in parts {
                     let o = self.eval(part);
@@ -122,7 +157,10 @@ impl<'a> Evaluation<'a> {
                 within,
             } => {
                 // Presence first: cheap, and most entries fail here.
-                let present = self.eval(left).matched && self.eval(right).matched;
+                let present = self.may_match(left)
+                    && self.may_match(right)
+                    && self.eval(left).matched
+                    && self.eval(right).matched;
                 (
                     present && self.near(left, right, *within, true).is_some(),
                     0.0,
@@ -135,6 +173,72 @@ impl<'a> Evaluation<'a> {
         Outcome {
             matched: true,
             score: inner + node.weight.unwrap_or(0.0),
+        }
+    }
+
+    /// Whether `node` may match: false only when the document's key filter
+    /// rules out a word it needs (see the type's docs). Looks no words up.
+    fn may_match(&mut self, node: &Node) -> bool {
+        if !self.prechecks {
+            return true;
+        }
+        match &node.kind {
+            NodeKind::Term { term, .. } => self.may_occur(*term),
+            NodeKind::Alias { slot, group, .. } => {
+                self.alias_state(*slot, *group) != AliasState::Absent
+            }
+            NodeKind::Lang(code) => self.doc.language().is_some_and(|l| l.is(code)),
+            NodeKind::And(parts) => parts.iter().all(|p| self.may_match(p)),
+            NodeKind::Or(parts) => parts.iter().any(|p| self.may_match(p)),
+            NodeKind::Not(_) => true,
+            NodeKind::Near { left, right, .. } => self.may_match(left) && self.may_match(right),
+        }
+    }
+
+    /// The state of alias `slot`, after checking the key filter for the
+    /// terms of its `group` if nothing was known.
+    fn alias_state(&mut self, slot: usize, group: usize) -> AliasState {
+        let state = self
+            .aliases
+            .get(slot)
+            .copied()
+            .unwrap_or(AliasState::Unknown);
+        if state != AliasState::Unknown {
+            return state;
+        }
+        let state = if !self.prechecks || self.group_may_occur(group) {
+            AliasState::MayOccur
+        } else {
+            AliasState::Absent
+        };
+        if let Some(cached) = self.aliases.get_mut(slot) {
+            *cached = state;
+        }
+        state
+    }
+
+    /// Whether some term of alias `group` may occur, by the key filter;
+    /// worked out once per evaluation whatever the fields it is used in.
+    fn group_may_occur(&mut self, group: usize) -> bool {
+        if let Some(may) = self.groups.get(group).copied().flatten() {
+            return may;
+        }
+        let may = self
+            .query
+            .alias_keys(group)
+            .is_none_or(|keys| self.doc.may_have(keys));
+        if let Some(cached) = self.groups.get_mut(group) {
+            *cached = Some(may);
+        }
+        may
+    }
+
+    /// Whether `term` may occur in the document (in any field): its first
+    /// word passes the key filter, or it was looked up and found.
+    fn may_occur(&self, term: TermId) -> bool {
+        match self.looked_up.get(term).copied().flatten() {
+            Some((from, to)) => from < to,
+            None => self.doc.may_have(&self.query.term(term).filter),
         }
     }
 
@@ -420,5 +524,111 @@ mod tests {
         assert!(!outcome("title:xi", "Putin", Some("Xi")).matched);
         assert!(matches("lang:ru", "Путин и Си обсудили торговлю"));
         assert!(!matches("lang:en", "Путин и Си обсудили торговлю"));
+    }
+
+    /// Entries of real news: the last snapshot of each news-replay feed,
+    /// and the labelled Russia–China set.
+    fn real_entries() -> Vec<crate::model::Entry> {
+        use crate::model::{Entry, EntryId, FeedId};
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+        let base = url::Url::parse("https://replay.invalid/feed.xml").unwrap();
+        let mut feeds = Vec::new();
+        let mut dirs = vec![shared.join("news-replay")];
+        while let Some(dir) = dirs.pop() {
+            let mut snapshots = Vec::new();
+            for path in std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|x| x == "xml") {
+                    snapshots.push(path);
+                }
+            }
+            snapshots.sort();
+            feeds.extend(snapshots.pop());
+        }
+        let mut out = Vec::new();
+        for path in feeds {
+            let body = std::fs::read(&path).unwrap();
+            let Ok(parsed) = crate::normalize::parse_feed(&body, &base) else {
+                continue;
+            };
+            for item in parsed.items {
+                let now = chrono::Utc::now();
+                out.push(Entry {
+                    id: EntryId::derive(&path.to_string_lossy(), &item.title),
+                    feed: FeedId(1),
+                    identity: String::new(),
+                    link: None,
+                    title: item.title,
+                    summary: item.summary,
+                    content: item.content,
+                    authors: item.authors,
+                    categories: item.categories,
+                    language: item.language,
+                    published: None,
+                    first_seen: now,
+                    updated: now,
+                });
+            }
+        }
+        let dev = std::fs::read_to_string(shared.join("topics/russia-china/dev.tsv")).unwrap();
+        let labelled = crate::topic::eval::read_tsv(&dev).unwrap();
+        out.extend(labelled.into_iter().map(|l| l.entry));
+        out
+    }
+
+    #[test]
+    fn key_filter_prechecks_change_no_outcome_on_real_news() {
+        // Shapes the prechecks treat differently: AND and NEAR of aliases
+        // in other fields, NOT, phrases, exact forms, short prefixes (no
+        // key rules them out), terms of each script, languages. Added to
+        // the shipped config as topics, to use its aliases.
+        let shapes = [
+            "@russia AND @china",
+            "title:@china AND summary:(@russia NEAR/3 @dealings)",
+            "(@russia NEAR/5 @others) OR (trade NEAR/2 @china)^2",
+            "@china AND NOT @russia",
+            "NOT (@rivalry AND @others)",
+            r#""xi jinping" OR ("vladimir putin" AND "си цзиньпин")"#,
+            "(ки* AND (ру* OR мо*)) OR (de* NEAR/4 pu*)",
+            "(lang:ru AND @dealings) OR (lang:en AND title:@russia)",
+            "category:(@china OR @russia) OR (war NEAR/3 @russia)",
+            "(oil AND 2024) OR (нефть AND 2025)",
+        ];
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tidings.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        for (i, query) in shapes.iter().enumerate() {
+            text.push_str(&format!(
+                "\n[[topic]]\nslug = \"s{i}\"\ntitle = \"s{i}\"\nquery = '''{query}'''\n"
+            ));
+        }
+        let config = crate::config::Config::parse(&text, &path, None).unwrap();
+        let queries: Vec<&Query> = config.topics.iter().map(|t| &t.query).collect();
+        assert_eq!(queries.len(), shapes.len() + 1);
+        let entries = real_entries();
+        assert!(entries.len() > 1_000, "too few entries: {}", entries.len());
+        let fields = queries
+            .iter()
+            .fold(FieldSet::language(), |acc, q| acc.union(q.fields()));
+        let mut matched = vec![0usize; queries.len()];
+        for entry in &entries {
+            let doc = Document::of_entry(entry, None, fields);
+            for (i, query) in queries.iter().enumerate() {
+                let checked = Evaluation::new(query, &doc).eval(query.root());
+                let mut exhaustive = Evaluation::new(query, &doc);
+                exhaustive.prechecks = false;
+                let all = exhaustive.eval(query.root());
+                assert_eq!(checked, all, "{} on {:?}", query.text(), entry.title);
+                matched[i] += usize::from(all.matched);
+            }
+        }
+        // Each query both matches and misses somewhere, so both paths ran.
+        for (query, n) in queries.iter().zip(&matched) {
+            assert!(
+                *n > 0 && *n < entries.len(),
+                "{}: {n} matches",
+                query.text()
+            );
+        }
     }
 }

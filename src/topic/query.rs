@@ -22,7 +22,7 @@
 use super::alias::Aliases;
 use super::document::{Field, FieldSet};
 use super::lang::parse_language_code;
-use super::term::Term;
+use super::term::{FilterKeys, Term};
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
@@ -41,6 +41,8 @@ pub struct Query {
     terms: Vec<Term>,
     /// How many distinct (alias, fields) uses the query has.
     alias_slots: usize,
+    /// Per distinct alias (its `group`): the filter keys of all its terms.
+    alias_keys: Vec<FilterKeys>,
     fields: FieldSet,
 }
 
@@ -74,6 +76,9 @@ pub enum NodeKind {
         terms: Vec<TermId>,
         fields: FieldSet,
         slot: usize,
+        /// Shared by every use of the alias, whatever the fields: see
+        /// [`Query::alias_keys`].
+        group: usize,
     },
     /// `lang:xx`: the entry's language.
     Lang(String),
@@ -139,6 +144,8 @@ impl Query {
             terms: Vec::new(),
             term_ids: HashMap::new(),
             alias_slots: HashMap::new(),
+            alias_groups: HashMap::new(),
+            alias_keys: Vec::new(),
         };
         let root = parser.or(FieldSet::DEFAULT)?;
         if let Some(tok) = parser.peek() {
@@ -157,6 +164,7 @@ impl Query {
             root,
             terms: parser.terms,
             alias_slots: parser.alias_slots.len(),
+            alias_keys: parser.alias_keys,
         })
     }
 
@@ -174,6 +182,18 @@ impl Query {
 
     pub fn term(&self, id: TermId) -> &Term {
         &self.terms[id]
+    }
+
+    /// The filter keys of every term of the alias with this `group` (see
+    /// [`NodeKind::Alias`]): a document without any of them holds none of
+    /// its terms.
+    pub fn alias_keys(&self, group: usize) -> Option<&FilterKeys> {
+        self.alias_keys.get(group)
+    }
+
+    /// The number of distinct aliases the query uses.
+    pub fn alias_groups(&self) -> usize {
+        self.alias_keys.len()
     }
 
     /// The number of alias slots (see [`NodeKind::Alias`]).
@@ -414,6 +434,8 @@ struct Parser<'a> {
     terms: Vec<Term>,
     term_ids: HashMap<Term, TermId>,
     alias_slots: HashMap<(String, FieldSet), usize>,
+    alias_groups: HashMap<String, usize>,
+    alias_keys: Vec<FilterKeys>,
 }
 
 fn combine(mut parts: Vec<Node>, make: fn(Vec<Node>) -> NodeKind) -> Node {
@@ -586,17 +608,31 @@ impl Parser<'_> {
             }
             Tok::Alias(name) => match self.aliases.get(&name) {
                 Some(terms) => {
-                    let terms = terms.iter().map(|t| self.intern(t.clone())).collect();
+                    let terms: Vec<TermId> = terms.iter().map(|t| self.intern(t.clone())).collect();
                     let next = self.alias_slots.len();
                     let slot = *self
                         .alias_slots
                         .entry((name.clone(), scope))
                         .or_insert(next);
+                    let group = match self.alias_groups.get(&name) {
+                        Some(group) => *group,
+                        None => {
+                            let mut keys = FilterKeys::default();
+                            for term in terms.iter().filter_map(|t| self.terms.get(*t)) {
+                                keys.add(&term.filter);
+                            }
+                            self.alias_keys.push(keys);
+                            let group = self.alias_keys.len() - 1;
+                            self.alias_groups.insert(name.clone(), group);
+                            group
+                        }
+                    };
                     Ok(leaf(NodeKind::Alias {
                         terms,
                         name,
                         fields: scope,
                         slot,
+                        group,
                     }))
                 }
                 None => {

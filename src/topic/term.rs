@@ -70,6 +70,82 @@ impl fmt::Display for WordPattern {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Term {
     pub words: Vec<WordPattern>,
+    /// What a document's key filter must hold for the term to occur.
+    pub filter: FilterKeys,
+}
+
+/// The keys by which a document's key filter can rule a term, or a
+/// group of terms (an alias), out without looking words up: a term may
+/// occur only if its first word's script occurs and the filter has one of
+/// that word's keys (stem and bases, exact form, or prefix head). Most
+/// entries hold none of a topic's hundreds of alias terms, and a check of
+/// all of an alias's keys in one loop says so at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FilterKeys {
+    /// Per script (see [`FilterKeys::slot`]): keys one of which the
+    /// filter must have.
+    keys: [Vec<u64>; 3],
+    /// Per script: some term has no key to rule it out (a prefix too
+    /// short for a head), so that script occurring is enough.
+    open: [bool; 3],
+}
+
+impl FilterKeys {
+    fn slot(script: Script) -> usize {
+        match script {
+            Script::Latin => 0,
+            Script::Cyrillic => 1,
+            Script::Other => 2,
+        }
+    }
+
+    fn of(word: &WordPattern) -> FilterKeys {
+        let mut out = FilterKeys::default();
+        let (script, keys): (Script, Vec<u64>) = match word {
+            WordPattern::Exact { word, script } => (*script, vec![word.hash()]),
+            WordPattern::Prefix { script, head, .. } => (*script, head.iter().copied().collect()),
+            WordPattern::Forms {
+                script,
+                stem,
+                bases,
+                ..
+            } => (
+                *script,
+                std::iter::once(stem)
+                    .chain(bases)
+                    .map(|k| k.hash())
+                    .collect(),
+            ),
+        };
+        let slot = FilterKeys::slot(script);
+        out.open[slot] = keys.is_empty();
+        out.keys[slot] = keys;
+        out
+    }
+
+    /// Adds `other`'s keys: the result may occur when either may.
+    pub fn add(&mut self, other: &FilterKeys) {
+        for slot in 0..3 {
+            self.keys[slot].extend_from_slice(&other.keys[slot]);
+            self.open[slot] |= other.open[slot];
+        }
+    }
+
+    /// Whether a document with these scripts and this key filter may hold
+    /// a term of these keys.
+    pub fn may_occur(
+        &self,
+        has_script: impl Fn(Script) -> bool,
+        may_contain: impl Fn(u64) -> bool,
+    ) -> bool {
+        [Script::Latin, Script::Cyrillic, Script::Other]
+            .into_iter()
+            .any(|script| {
+                let slot = FilterKeys::slot(script);
+                has_script(script)
+                    && (self.open[slot] || self.keys[slot].iter().any(|k| may_contain(*k)))
+            })
+    }
 }
 
 impl Term {
@@ -134,12 +210,14 @@ impl Term {
     }
 
     fn nonempty(words: Vec<WordPattern>, text: &str) -> Result<Term, String> {
-        if words.is_empty() {
-            Err(format!(
+        match words.first() {
+            Some(first) => {
+                let filter = FilterKeys::of(first);
+                Ok(Term { words, filter })
+            }
+            None => Err(format!(
                 "`{text}` contains no letters or digits to search for"
-            ))
-        } else {
-            Ok(Term { words })
+            )),
         }
     }
 }
