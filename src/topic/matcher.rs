@@ -75,18 +75,73 @@ enum AliasState {
 pub struct Evaluation<'a> {
     query: &'a Query,
     doc: &'a Document,
+    tables: Tables,
+    /// Whether clauses are checked against the key filter first (always,
+    /// except in the test that checks this changes no outcome).
+    prechecks: bool,
+}
+
+/// What an evaluation learns, per term and alias of its query. Kept per
+/// thread from one evaluation to the next: a topic of long aliases has
+/// hundreds of terms, and allocating and clearing a table of them for
+/// every entry cost more than matching most entries. Only what an
+/// evaluation set is reset after it.
+#[derive(Default)]
+struct Tables {
     /// Per term of the query: where its start positions are in `found`,
-    /// once looked up. Flat, so that starting an evaluation costs one
-    /// small allocation whatever the number of terms.
+    /// once looked up. Unset (`None`) between evaluations.
     looked_up: Vec<Option<(u32, u32)>>,
+    /// The terms whose `looked_up` entry is set.
+    set: Vec<TermId>,
     found: Vec<Pos>,
     /// Per alias slot: what is known of its occurrence in its fields.
     aliases: Vec<AliasState>,
     /// Per alias group: whether the key filter lets any of its terms occur.
     groups: Vec<Option<bool>>,
-    /// Whether clauses are checked against the key filter first (always,
-    /// except in the test that checks this changes no outcome).
-    prechecks: bool,
+}
+
+thread_local! {
+    static SPARE_TABLES: std::cell::Cell<Tables> = std::cell::Cell::new(Tables::default());
+}
+
+impl Tables {
+    /// Positions kept between evaluations at most; a document with more
+    /// (a long body) gets a table of its own.
+    const KEEP_FOUND: usize = 4096;
+
+    /// This thread's spare tables, sized for `query`.
+    fn take(query: &Query) -> Tables {
+        let mut t = SPARE_TABLES.with(std::cell::Cell::take);
+        // Every entry is unset between evaluations: growing is enough.
+        if t.looked_up.len() < query.terms().len() {
+            t.looked_up.resize(query.terms().len(), None);
+        }
+        t.aliases.clear();
+        t.aliases.resize(query.alias_slots(), AliasState::Unknown);
+        t.groups.clear();
+        t.groups.resize(query.alias_groups(), None);
+        t
+    }
+
+    /// Unsets what an evaluation set and keeps the tables for the next.
+    fn give_back(mut self) {
+        for term in self.set.drain(..) {
+            if let Some(entry) = self.looked_up.get_mut(term) {
+                *entry = None;
+            }
+        }
+        self.found.clear();
+        if self.found.capacity() > Tables::KEEP_FOUND {
+            self.found = Vec::new();
+        }
+        SPARE_TABLES.with(|spare| spare.set(self));
+    }
+}
+
+impl Drop for Evaluation<'_> {
+    fn drop(&mut self) {
+        std::mem::take(&mut self.tables).give_back();
+    }
 }
 
 impl<'a> Evaluation<'a> {
@@ -94,10 +149,7 @@ impl<'a> Evaluation<'a> {
         Evaluation {
             query,
             doc,
-            looked_up: vec![None; query.terms().len()],
-            found: Vec::new(),
-            aliases: vec![AliasState::Unknown; query.alias_slots()],
-            groups: vec![None; query.alias_groups()],
+            tables: Tables::take(query),
             prechecks: true,
         }
     }
@@ -122,7 +174,7 @@ impl<'a> Evaluation<'a> {
                     } else {
                         AliasState::Absent
                     };
-                    if let Some(cached) = self.aliases.get_mut(*slot) {
+                    if let Some(cached) = self.tables.aliases.get_mut(*slot) {
                         *cached = state;
                     }
                     (present, 0.0)
@@ -199,6 +251,7 @@ impl<'a> Evaluation<'a> {
     /// terms of its `group` if nothing was known.
     fn alias_state(&mut self, slot: usize, group: usize) -> AliasState {
         let state = self
+            .tables
             .aliases
             .get(slot)
             .copied()
@@ -211,7 +264,7 @@ impl<'a> Evaluation<'a> {
         } else {
             AliasState::Absent
         };
-        if let Some(cached) = self.aliases.get_mut(slot) {
+        if let Some(cached) = self.tables.aliases.get_mut(slot) {
             *cached = state;
         }
         state
@@ -220,14 +273,14 @@ impl<'a> Evaluation<'a> {
     /// Whether some term of alias `group` may occur, by the key filter;
     /// worked out once per evaluation whatever the fields it is used in.
     fn group_may_occur(&mut self, group: usize) -> bool {
-        if let Some(may) = self.groups.get(group).copied().flatten() {
+        if let Some(may) = self.tables.groups.get(group).copied().flatten() {
             return may;
         }
         let may = self
             .query
             .alias_keys(group)
             .is_none_or(|keys| self.doc.may_have(keys));
-        if let Some(cached) = self.groups.get_mut(group) {
+        if let Some(cached) = self.tables.groups.get_mut(group) {
             *cached = Some(may);
         }
         may
@@ -236,7 +289,7 @@ impl<'a> Evaluation<'a> {
     /// Whether `term` may occur in the document (in any field): its first
     /// word passes the key filter, or it was looked up and found.
     fn may_occur(&self, term: TermId) -> bool {
-        match self.looked_up.get(term).copied().flatten() {
+        match self.tables.looked_up.get(term).copied().flatten() {
             Some((from, to)) => from < to,
             None => self.doc.may_have(&self.query.term(term).filter),
         }
@@ -314,22 +367,22 @@ impl<'a> Evaluation<'a> {
     fn starts(&mut self, term: TermId) -> &[Pos] {
         // Most calls find the term looked up already: keep that path
         // small enough to inline.
-        let (from, to) = match self.looked_up.get(term).copied().flatten() {
+        let (from, to) = match self.tables.looked_up.get(term).copied().flatten() {
             Some(range) => range,
             None => self.look_up(term),
         };
-        &self.found[from as usize..to as usize]
+        &self.tables.found[from as usize..to as usize]
     }
 
     /// Looks `term` up in the document, appends its starts to `found`
     /// and remembers where they are.
     #[inline(never)]
     fn look_up(&mut self, term: TermId) -> (u32, u32) {
-        let from = self.found.len() as u32;
+        let from = self.tables.found.len() as u32;
         let words = &self.query.term(term).words;
         if words.len() == 1 {
             if let Some(word) = words.first() {
-                self.doc.append_positions(word, &mut self.found);
+                self.doc.append_positions(word, &mut self.tables.found);
             }
         } else {
             let mut starts = match words.first() {
@@ -349,11 +402,12 @@ impl<'a> Evaluation<'a> {
                     .is_ok()
                 });
             }
-            self.found.extend_from_slice(&starts);
+            self.tables.found.extend_from_slice(&starts);
         }
-        let range = (from, self.found.len() as u32);
-        if let Some(slot) = self.looked_up.get_mut(term) {
+        let range = (from, self.tables.found.len() as u32);
+        if let Some(slot) = self.tables.looked_up.get_mut(term) {
             *slot = Some(range);
+            self.tables.set.push(term);
         }
         range
     }
