@@ -812,3 +812,46 @@ async fn hundreds_of_concurrent_polls_complete() {
     );
     assert_eq!(h.store.entry_count(), 300);
 }
+
+/// Fetched bodies take turns to be parsed and stored (one turn here):
+/// twelve feeds polled at once all finish, and a body that fails to parse
+/// gives its turn back.
+#[tokio::test]
+async fn fetched_bodies_take_turns_and_a_failure_gives_its_turn_back() {
+    let up = Upstream::start().await;
+    up.set("broken.xml", b"this is not a feed".to_vec());
+    let mut urls = vec![up.url("broken.xml")];
+    for i in 0..12 {
+        let path = format!("f{i}.xml");
+        up.set(
+            &path,
+            RSS.replace("<guid>1</guid>", &format!("<guid>{i}</guid>"))
+                .into_bytes(),
+        );
+        urls.push(up.url(&path));
+    }
+    let mut h = Harness::new("concurrency = 16", &urls);
+    h.poller = h.poller.clone().with_processing_turns(1);
+    let broken = h.poll(0, t0()).await;
+    assert!(broken.outcome.is_failure(), "{:?}", broken.outcome);
+
+    let mut polls = tokio::task::JoinSet::new();
+    for i in 1..urls.len() {
+        let (poller, feed) = (h.poller.clone(), h.feed(i).clone());
+        polls.spawn(async move { poller.poll(&feed, t0()).await });
+    }
+    let all = tokio::time::timeout(Duration::from_secs(60), polls.join_all())
+        .await
+        .expect("no poll waits forever for a turn");
+    assert_eq!(all.len(), 12);
+    for report in all {
+        let report = report.expect("store works");
+        assert!(
+            matches!(report.outcome, PollOutcome::Stored(c) if c.new == 1),
+            "{}: {:?}",
+            report.url,
+            report.outcome
+        );
+    }
+    assert_eq!(h.store.entry_count(), 12);
+}
