@@ -326,6 +326,11 @@ fn poll_scale(base: &str, n: usize, dir: &Path) {
         .expect("runtime");
     runtime.block_on(async {
         let store = tidings::daemon::open_store(&config).await.expect("store");
+        // The daemon hands freed heap back now and then; so does this.
+        let stop_trimming = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(tidings::daemon::release_memory_now_and_then(
+            stop_trimming.clone(),
+        ));
         for cycle in ["first cycle", "second cycle (304s)"] {
             let cpu = cpu_seconds();
             let start = Instant::now();
@@ -366,6 +371,7 @@ fn poll_scale(base: &str, n: usize, dir: &Path) {
                 "feeds",
             );
         }
+        stop_trimming.cancel();
         report("poll-scale", "peak RSS", peak_rss_mb(), "MB");
         let index = store.sketch_index_size();
         report(

@@ -328,8 +328,9 @@ async fn keep_systemd_informed(
 
 /// Returns the heap's free pages to the system every [`TRIM_EVERY`] (see
 /// `memory::release_free_memory`), so memory a scan or a burst of polls
-/// used and freed does not stay resident.
-async fn release_memory_now_and_then(shutdown: CancellationToken) {
+/// used and freed does not stay resident. Public for the benchmarks, which
+/// run it as the daemon does.
+pub async fn release_memory_now_and_then(shutdown: CancellationToken) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
