@@ -433,21 +433,27 @@ pub async fn poll_once(
     let store = store.into();
     let fetcher = Fetcher::new(&config.polling).context("cannot build the HTTP client")?;
     let poller = Poller::new(fetcher, store.clone(), config.polling.max_interval);
-    let permits = Arc::new(Semaphore::new(config.polling.concurrency));
     let mut tasks = JoinSet::new();
-    for feed in config.feeds.clone() {
-        let poller = poller.clone();
-        let permits = Arc::clone(&permits);
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            poller.poll(&feed, crate::model::now()).await
-        });
-    }
     let mut reports = Vec::with_capacity(config.feeds.len());
-    while let Some(done) = tasks.join_next().await {
-        let r = done.context("poll task failed")??;
-        report(&r);
-        reports.push(r);
+    let mut finish_one = async |tasks: &mut JoinSet<_>| -> anyhow::Result<()> {
+        if let Some(done) = tasks.join_next().await {
+            let r: PollReport = done.context("poll task failed")??;
+            report(&r);
+            reports.push(r);
+        }
+        Ok(())
+    };
+    // At most `concurrency` polls at once; a poll is spawned only when
+    // another has ended, not queued as a task (each the size of a poll).
+    for feed in &config.feeds {
+        if tasks.len() >= config.polling.concurrency {
+            finish_one(&mut tasks).await?;
+        }
+        let (poller, feed) = (poller.clone(), feed.clone());
+        tasks.spawn(async move { poller.poll(&feed, crate::model::now()).await });
+    }
+    while !tasks.is_empty() {
+        finish_one(&mut tasks).await?;
     }
     flush(&store).await?;
     Ok(reports)
@@ -546,20 +552,33 @@ impl Scheduler {
         loop {
             self.health.beat();
             let now = Utc::now();
-            for (url, slot) in slots
-                .iter_mut()
-                .filter(|(_, s)| !s.in_flight && s.due <= now)
-            {
+            // A poll is spawned only with a permit in hand, earliest due
+            // first: ten thousand feeds due at start are not ten thousand
+            // tasks (each the size of a whole poll) waiting for permits.
+            let mut due: Vec<(DateTime<Utc>, &String)> = Vec::new();
+            if pollers.permits.available_permits() > 0 {
+                due = (slots.iter())
+                    .filter(|(_, s)| !s.in_flight && s.due <= now)
+                    .map(|(url, s)| (s.due, url))
+                    .collect();
+                due.sort_unstable();
+            }
+            let mut starting = Vec::new();
+            for (_, url) in due {
+                match Arc::clone(&pollers.permits).try_acquire_owned() {
+                    Ok(permit) => starting.push((url.clone(), permit)),
+                    Err(_) => break,
+                }
+            }
+            for (url, permit) in starting {
+                let Some(slot) = slots.get_mut(&url) else {
+                    continue;
+                };
                 slot.in_flight = true;
                 let poller = pollers.poller.clone();
                 let feed = slot.feed.clone();
-                let permits = Arc::clone(&pollers.permits);
-                let stop = self.shutdown.clone();
                 let handle = tasks.spawn(async move {
-                    let _permit = tokio::select! {
-                        p = permits.acquire_owned() => p,
-                        _ = stop.cancelled() => return None,
-                    };
+                    let _permit = permit;
                     match poller.poll(&feed, crate::model::now()).await {
                         Ok(report) => Some(report),
                         Err(e) => {
@@ -570,7 +589,12 @@ impl Scheduler {
                 });
                 task_feed.insert(handle.id(), url.clone());
             }
-            let next_due = slots.values().filter(|s| !s.in_flight).map(|s| s.due).min();
+            // Feeds due but waiting for a permit start when a poll ends
+            // (below), so they do not count here.
+            let next_due = (slots.values())
+                .filter(|s| !s.in_flight && s.due > now)
+                .map(|s| s.due)
+                .min();
             let sleep_for = next_due
                 .map_or(SCHEDULER_TICK, |t| {
                     (t - Utc::now()).to_std().unwrap_or(Duration::ZERO)

@@ -855,3 +855,44 @@ async fn fetched_bodies_take_turns_and_a_failure_gives_its_turn_back() {
     }
     assert_eq!(h.store.entry_count(), 12);
 }
+
+/// `concurrency` bounds the polls in flight in all, in `poll --once` and in
+/// the daemon's scheduler alike (which start a poll only when another has
+/// ended): twelve slow feeds due at once, three at a time, never more.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrency_bounds_the_polls_in_flight() {
+    let up = Upstream::start().await;
+    let urls: Vec<String> = (0..12)
+        .map(|i| {
+            let path = format!("slow{i}.xml");
+            let body = RSS.replace("<guid>1</guid>", &format!("<guid>{i}</guid>"));
+            up.script(
+                &path,
+                vec![Reply::ok(body.into_bytes()).delay(Duration::from_millis(150))],
+            );
+            up.url(&path)
+        })
+        .collect();
+    let setup = Setup::new(&urls, "");
+    setup.write_config(
+        &setup
+            .config_text()
+            .replace("concurrency = 4", "concurrency = 3\nmax_per_host = 12"),
+    );
+
+    let out = tokio::task::block_in_place(|| setup.poll_once());
+    assert_eq!(poll_totals(&out).0, 12, "{out}");
+    assert_eq!(up.requests(), 12);
+    assert_eq!(up.max_concurrent(), 3, "poll --once");
+
+    // The daemon: a fresh store, so every feed is due at start.
+    std::fs::remove_dir_all(setup.dir.path().join("data")).expect("remove store");
+    let daemon = setup.start_daemon();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while up.requests() < 24 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    daemon.stop();
+    assert_eq!(up.requests(), 24, "the daemon polled every feed");
+    assert_eq!(up.max_concurrent(), 3, "the daemon");
+}
