@@ -91,9 +91,9 @@ pub struct Poller {
 /// polling concurrency: a core's worth each. Storing is one at a time
 /// (one writer), so more turns would only hold more parsed feeds in
 /// memory, each waiting on its own blocking thread; a fetch waiting for a
-/// turn holds just its body. With 64 polls in flight and 2,000 feeds, a
-/// limit of 4 took the first cycle's peak from 129–146 MB to 87 MB, and
-/// its CPU time from 64–67 s to 60 s.
+/// turn holds just its body. With 64 polls in flight and 2,000 feeds, two
+/// turns took the first cycle's peak from 155–158 MB to 93–95 MB, and its
+/// CPU time from 69–70 s to 64–65 s.
 pub fn processing_turns() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
