@@ -111,37 +111,31 @@ fn main() {
     // Enough rounds that one matching pass takes a few hundred
     // milliseconds: shorter ones swing with whatever else the machine runs.
     let rounds = 20;
-    let (_, took) = timed(|| {
-        let mut matched = 0usize;
-        for _ in 0..rounds {
-            for doc in &docs {
-                for topic in shipped {
-                    matched += usize::from(black_box(topic.matches(doc)));
+    let every_document = |topics: &[Topic]| {
+        let (_, took) = timed(|| {
+            let mut matched = 0usize;
+            for _ in 0..rounds {
+                for doc in &docs {
+                    for topic in topics {
+                        matched += usize::from(black_box(topic.matches(doc)));
+                    }
                 }
             }
-        }
-        matched
-    });
+            matched
+        });
+        (rounds * docs.len() * topics.len(), took)
+    };
+    let (n, took) = every_document(shipped);
     report(
         "matching (shipped topics, built beforehand)",
-        rounds * docs.len() * shipped.len(),
+        n,
         took,
         "entry×topic",
     );
-    let (_, took) = timed(|| {
-        let mut matched = 0usize;
-        for _ in 0..rounds {
-            for doc in &docs {
-                for topic in &topics {
-                    matched += usize::from(black_box(topic.matches(doc)));
-                }
-            }
-        }
-        matched
-    });
+    let (n, took) = every_document(&topics);
     report(
         "matching (all topics, built beforehand)",
-        rounds * docs.len() * topics.len(),
+        n,
         took,
         "entry×topic",
     );

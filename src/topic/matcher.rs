@@ -583,7 +583,6 @@ mod tests {
     /// Entries of real news: the last snapshot of each news-replay feed,
     /// and the labelled Russia–China set.
     fn real_entries() -> Vec<crate::model::Entry> {
-        use crate::model::{Entry, EntryId, FeedId};
         let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
         let base = url::Url::parse("https://replay.invalid/feed.xml").unwrap();
         let mut feeds = Vec::new();
@@ -606,24 +605,8 @@ mod tests {
             let Ok(parsed) = crate::normalize::parse_feed(&body, &base) else {
                 continue;
             };
-            for item in parsed.items {
-                let now = chrono::Utc::now();
-                out.push(Entry {
-                    id: EntryId::derive(&path.to_string_lossy(), &item.title),
-                    feed: FeedId(1),
-                    identity: String::new(),
-                    link: None,
-                    title: item.title,
-                    summary: item.summary,
-                    content: item.content,
-                    authors: item.authors,
-                    categories: item.categories,
-                    language: item.language,
-                    published: None,
-                    first_seen: now,
-                    updated: now,
-                });
-            }
+            let state = crate::model::FeedState::new(&path.to_string_lossy());
+            out.extend(crate::poll::entries_of(&state, parsed, chrono::Utc::now()));
         }
         let dev = std::fs::read_to_string(shared.join("topics/russia-china/dev.tsv")).unwrap();
         let labelled = crate::topic::eval::read_tsv(&dev).unwrap();
