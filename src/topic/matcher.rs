@@ -52,17 +52,6 @@ impl Span {
     }
 }
 
-/// What an evaluation knows of one alias slot so far.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum AliasState {
-    Unknown,
-    /// Some term of the alias may occur (the key filter does not rule it
-    /// out); whether one does in the slot's fields is not known yet.
-    MayOccur,
-    Absent,
-    Present,
-}
-
 /// One query evaluated against one document. Remembers where each term
 /// occurs, so a term used by many clauses (an alias's) is looked up once.
 ///
@@ -94,8 +83,8 @@ struct Tables {
     /// The terms whose `looked_up` entry is set.
     set: Vec<TermId>,
     found: Vec<Pos>,
-    /// Per alias slot: what is known of its occurrence in its fields.
-    aliases: Vec<AliasState>,
+    /// Per alias slot: whether the alias occurs in its fields, once known.
+    aliases: Vec<Option<bool>>,
     /// Per alias group: whether the key filter lets any of its terms occur.
     groups: Vec<Option<bool>>,
 }
@@ -117,7 +106,7 @@ impl Tables {
             t.looked_up.resize(query.terms().len(), None);
         }
         t.aliases.clear();
-        t.aliases.resize(query.alias_slots(), AliasState::Unknown);
+        t.aliases.resize(query.alias_slots(), None);
         t.groups.clear();
         t.groups.resize(query.alias_groups(), None);
         t
@@ -164,18 +153,14 @@ impl<'a> Evaluation<'a> {
                 slot,
                 group,
                 ..
-            } => match self.alias_state(*slot, *group) {
-                AliasState::Present => (true, 0.0),
-                AliasState::Absent => (false, 0.0),
-                AliasState::Unknown | AliasState::MayOccur => {
-                    let present = terms.iter().any(|t| self.present(*t, *fields));
-                    let state = if present {
-                        AliasState::Present
-                    } else {
-                        AliasState::Absent
-                    };
+            } => match self.tables.aliases.get(*slot).copied().flatten() {
+                Some(present) => (present, 0.0),
+                None => {
+                    // Terms the key filter rules out need no looking up.
+                    let present = self.group_may_occur(*group)
+                        && terms.iter().any(|t| self.present(*t, *fields));
                     if let Some(cached) = self.tables.aliases.get_mut(*slot) {
-                        *cached = state;
+                        *cached = Some(present);
                     }
                     (present, 0.0)
                 }
@@ -237,7 +222,8 @@ impl<'a> Evaluation<'a> {
         match &node.kind {
             NodeKind::Term { term, .. } => self.may_occur(*term),
             NodeKind::Alias { slot, group, .. } => {
-                self.alias_state(*slot, *group) != AliasState::Absent
+                let known = self.tables.aliases.get(*slot).copied().flatten();
+                known.unwrap_or_else(|| self.group_may_occur(*group))
             }
             NodeKind::Lang(code) => self.doc.language().is_some_and(|l| l.is(code)),
             NodeKind::And(parts) => parts.iter().all(|p| self.may_match(p)),
@@ -247,32 +233,12 @@ impl<'a> Evaluation<'a> {
         }
     }
 
-    /// The state of alias `slot`, after checking the key filter for the
-    /// terms of its `group` if nothing was known.
-    fn alias_state(&mut self, slot: usize, group: usize) -> AliasState {
-        let state = self
-            .tables
-            .aliases
-            .get(slot)
-            .copied()
-            .unwrap_or(AliasState::Unknown);
-        if state != AliasState::Unknown {
-            return state;
-        }
-        let state = if !self.prechecks || self.group_may_occur(group) {
-            AliasState::MayOccur
-        } else {
-            AliasState::Absent
-        };
-        if let Some(cached) = self.tables.aliases.get_mut(slot) {
-            *cached = state;
-        }
-        state
-    }
-
     /// Whether some term of alias `group` may occur, by the key filter;
     /// worked out once per evaluation whatever the fields it is used in.
     fn group_may_occur(&mut self, group: usize) -> bool {
+        if !self.prechecks {
+            return true;
+        }
         if let Some(may) = self.tables.groups.get(group).copied().flatten() {
             return may;
         }
