@@ -448,11 +448,9 @@ impl Slots {
         self.len -= 1;
         self.head += 1;
         if self.head == self.block || self.len == 0 {
+            // Consumed, or the last: no block follows an empty one.
             self.blocks.pop_front();
             self.head = 0;
-        }
-        if self.len == 0 {
-            self.blocks.clear();
         }
     }
 
