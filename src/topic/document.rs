@@ -8,7 +8,7 @@
 use super::key::{KeyTable, hash_str, head_hash};
 use super::lang::{Language, resolve_language};
 use super::stem::{for_each_base, is_russian_ending, with_stem};
-use super::term::{FilterKeys, WordPattern};
+use super::term::{AliasKeys, FilterKeys, WordPattern};
 use super::text::{Script, for_each_word_at};
 use crate::model::{Entry, FeedId};
 use crate::normalize::text::html_to_text;
@@ -443,6 +443,17 @@ impl Document {
     /// passes.
     pub fn may_have(&self, keys: &FilterKeys) -> bool {
         keys.may_occur(|s| self.has_script(s), |k| self.filter.may_contain(k))
+    }
+
+    /// Whether some term of an alias may occur (see [`Document::may_have`]).
+    pub fn may_have_some(&self, keys: &AliasKeys) -> bool {
+        keys.may_occur(|s| self.has_script(s), |k| self.filter.may_contain(k))
+    }
+
+    /// Calls `each` with the index of every term of an alias that may
+    /// occur: the others certainly do not.
+    pub fn may_have_which(&self, keys: &AliasKeys, each: impl FnMut(u32)) {
+        keys.candidates(|s| self.has_script(s), |k| self.filter.may_contain(k), each);
     }
 
     /// Calls `each` with the id of every distinct document word `pattern`

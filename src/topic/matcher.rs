@@ -59,8 +59,10 @@ impl Span {
 /// aliases has hundreds. So before looking words up, a clause is checked
 /// against the document's key filter ([`Evaluation::may_match`]): an AND
 /// or NEAR with a part that certainly does not occur fails at once,
-/// without looking up the words of its other parts. The filter never
-/// rules out a word that occurs, so results are the same either way.
+/// without looking up the words of its other parts; and of an alias that
+/// may occur, only the terms the filter lets through are looked up
+/// ([`Evaluation::members`]). The filter never rules out a word that
+/// occurs, so results are the same either way.
 pub struct Evaluation<'a> {
     query: &'a Query,
     doc: &'a Document,
@@ -87,6 +89,10 @@ struct Tables {
     aliases: Vec<Option<bool>>,
     /// Per alias group: whether the key filter lets any of its terms occur.
     groups: Vec<Option<bool>>,
+    /// Per alias group: which of its terms the key filter lets occur, as a
+    /// range of `members`, once asked.
+    candidates: Vec<Option<(u32, u32)>>,
+    members: Vec<TermId>,
 }
 
 thread_local! {
@@ -109,6 +115,8 @@ impl Tables {
         t.aliases.resize(query.alias_slots(), None);
         t.groups.clear();
         t.groups.resize(query.alias_groups(), None);
+        t.candidates.clear();
+        t.candidates.resize(query.alias_groups(), None);
         t
     }
 
@@ -119,6 +127,7 @@ impl Tables {
                 *entry = None;
             }
         }
+        self.members.clear();
         self.found.clear();
         if self.found.capacity() > Tables::KEEP_FOUND {
             self.found = Vec::new();
@@ -157,8 +166,11 @@ impl<'a> Evaluation<'a> {
                 Some(present) => (present, 0.0),
                 None => {
                     // Terms the key filter rules out need no looking up.
-                    let present = self.group_may_occur(*group)
-                        && terms.iter().any(|t| self.present(*t, *fields));
+                    let (from, to) = self.members(*group, terms);
+                    let present = (from..to).any(|i| {
+                        let term = self.tables.members[i as usize];
+                        self.present(term, *fields)
+                    });
                     if let Some(cached) = self.tables.aliases.get_mut(*slot) {
                         *cached = Some(present);
                     }
@@ -242,14 +254,42 @@ impl<'a> Evaluation<'a> {
         if let Some(may) = self.tables.groups.get(group).copied().flatten() {
             return may;
         }
+        if let Some((from, to)) = self.tables.candidates.get(group).copied().flatten() {
+            return from < to;
+        }
         let may = self
             .query
             .alias_keys(group)
-            .is_none_or(|keys| self.doc.may_have(keys));
+            .is_none_or(|keys| self.doc.may_have_some(keys));
         if let Some(cached) = self.tables.groups.get_mut(group) {
             *cached = Some(may);
         }
         may
+    }
+
+    /// The terms of alias `group` (`terms`) that the key filter lets occur
+    /// (all of them without prechecks), as a range of `tables.members`;
+    /// worked out once per evaluation whatever the fields the alias is
+    /// used in.
+    fn members(&mut self, group: usize, terms: &[TermId]) -> (u32, u32) {
+        if let Some(range) = self.tables.candidates.get(group).copied().flatten() {
+            return range;
+        }
+        let from = self.tables.members.len() as u32;
+        match self.query.alias_keys(group).filter(|_| self.prechecks) {
+            Some(keys) => {
+                let members = &mut self.tables.members;
+                self.doc.may_have_which(keys, |i| {
+                    members.extend(terms.get(i as usize));
+                });
+            }
+            None => self.tables.members.extend_from_slice(terms),
+        }
+        let range = (from, self.tables.members.len() as u32);
+        if let Some(slot) = self.tables.candidates.get_mut(group) {
+            *slot = Some(range);
+        }
+        range
     }
 
     /// Whether `term` may occur in the document (in any field): its first
@@ -266,10 +306,20 @@ impl<'a> Evaluation<'a> {
     pub fn spans(&mut self, node: &Node) -> Vec<Span> {
         let mut out = match &node.kind {
             NodeKind::Term { term, fields } => self.term_spans(*term, *fields),
-            NodeKind::Alias { terms, fields, .. } => terms
-                .iter()
-                .flat_map(|t| self.term_spans(*t, *fields))
-                .collect(),
+            NodeKind::Alias {
+                terms,
+                fields,
+                group,
+                ..
+            } => {
+                let (from, to) = self.members(*group, terms);
+                let mut spans = Vec::new();
+                for i in from..to {
+                    let term = self.tables.members[i as usize];
+                    self.push_term_spans(term, *fields, &mut spans);
+                }
+                spans
+            }
             NodeKind::Or(parts) => parts.iter().flat_map(|p| self.spans(p)).collect(),
             NodeKind::Near {
                 left,
@@ -315,17 +365,25 @@ impl<'a> Evaluation<'a> {
 
     /// Where the term occurs in `fields`, as spans of its length.
     pub fn term_spans(&mut self, term: TermId, fields: FieldSet) -> Vec<Span> {
+        let mut spans = Vec::new();
+        self.push_term_spans(term, fields, &mut spans);
+        spans
+    }
+
+    /// [`Evaluation::term_spans`], appended to `out`.
+    fn push_term_spans(&mut self, term: TermId, fields: FieldSet, out: &mut Vec<Span>) {
         let len = self.query.term(term).words.len() as u32;
         let doc = self.doc;
-        self.starts(term)
-            .iter()
-            .filter(|p| doc.in_fields(**p, fields))
-            .map(|p| Span {
-                segment: p.segment,
-                start: p.index,
-                end: p.index.saturating_add(len.saturating_sub(1)),
-            })
-            .collect()
+        out.extend(
+            self.starts(term)
+                .iter()
+                .filter(|p| doc.in_fields(**p, fields))
+                .map(|p| Span {
+                    segment: p.segment,
+                    start: p.index,
+                    end: p.index.saturating_add(len.saturating_sub(1)),
+                }),
+        );
     }
 
     /// Where each occurrence of the term starts: every word of it,
@@ -446,6 +504,38 @@ mod tests {
         assert!(!matches("\"talks\"", "The talk of the town"));
         assert!(matches("chin*", "Chinatown"));
         assert!(!matches("china", "Chinatown"));
+    }
+
+    /// Only the terms of an alias that the key filter lets occur are
+    /// looked up (`AliasKeys`): each kind of term, alone in an entry, must
+    /// still be found, in a presence test and in a `NEAR`.
+    #[test]
+    fn each_kind_of_alias_term_is_found_alone() {
+        let terms = [
+            ("ki*", "Kiev"),              // a prefix too short to be ruled out
+            ("ки*", "Киев"),              // the same in Cyrillic
+            ("sino*", "Sinopec"),         // a prefix ruled out by its head
+            ("\"tass\"", "TASS"),         // one exact form
+            ("talks", "talk"),            // any form, by stem
+            ("пекин", "Пекином"),         // any form, by Cyrillic base
+            ("xi jinping", "Xi Jinping"), // a phrase, by its first word
+        ];
+        let mut aliases = Aliases::default();
+        aliases
+            .define("mixed", &terms.map(|(term, _)| term))
+            .unwrap();
+        let query = |q: &str| Query::parse(q, &aliases).unwrap();
+        let (alone, near) = (query("@mixed"), query("@mixed NEAR/2 deal"));
+        for (term, text) in terms {
+            let doc = Document::of_text(&format!("A {text} deal"), None);
+            assert!(eval(&alone, &doc).matched, "{term} in {text:?}");
+            assert!(eval(&near, &doc).matched, "{term} near a deal");
+            let other = Document::of_text("Deal done", Some(text));
+            assert!(eval(&alone, &other).matched, "{term} in a summary");
+            assert!(!eval(&near, &other).matched, "{term} in another field");
+        }
+        let none = Document::of_text("Москва: a deal done", None);
+        assert!(!eval(&alone, &none).matched);
     }
 
     #[test]

@@ -22,7 +22,7 @@
 use super::alias::Aliases;
 use super::document::{Field, FieldSet};
 use super::lang::parse_language_code;
-use super::term::{FilterKeys, Term};
+use super::term::{AliasKeys, Term};
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
@@ -42,7 +42,7 @@ pub struct Query {
     /// How many distinct (alias, fields) uses the query has.
     alias_slots: usize,
     /// Per distinct alias (its `group`): the filter keys of all its terms.
-    alias_keys: Vec<FilterKeys>,
+    alias_keys: Vec<AliasKeys>,
     fields: FieldSet,
 }
 
@@ -186,8 +186,8 @@ impl Query {
 
     /// The filter keys of every term of the alias with this `group` (see
     /// [`NodeKind::Alias`]): a document without any of them holds none of
-    /// its terms.
-    pub fn alias_keys(&self, group: usize) -> Option<&FilterKeys> {
+    /// its terms, and one with some holds at most the terms they belong to.
+    pub fn alias_keys(&self, group: usize) -> Option<&AliasKeys> {
         self.alias_keys.get(group)
     }
 
@@ -435,7 +435,7 @@ struct Parser<'a> {
     term_ids: HashMap<Term, TermId>,
     alias_slots: HashMap<(String, FieldSet), usize>,
     alias_groups: HashMap<String, usize>,
-    alias_keys: Vec<FilterKeys>,
+    alias_keys: Vec<AliasKeys>,
 }
 
 fn combine(mut parts: Vec<Node>, make: fn(Vec<Node>) -> NodeKind) -> Node {
@@ -617,10 +617,8 @@ impl Parser<'_> {
                     let group = match self.alias_groups.get(&name) {
                         Some(group) => *group,
                         None => {
-                            let mut keys = FilterKeys::default();
-                            for term in terms.iter().filter_map(|t| self.terms.get(*t)) {
-                                keys.add(&term.filter);
-                            }
+                            // Interned just above: every id has its term.
+                            let keys = AliasKeys::of(terms.iter().map(|t| &self.terms[*t].filter));
                             self.alias_keys.push(keys);
                             let group = self.alias_keys.len() - 1;
                             self.alias_groups.insert(name.clone(), group);

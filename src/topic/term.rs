@@ -123,14 +123,6 @@ impl FilterKeys {
         out
     }
 
-    /// Adds `other`'s keys: the result may occur when either may.
-    pub fn add(&mut self, other: &FilterKeys) {
-        for slot in 0..3 {
-            self.keys[slot].extend_from_slice(&other.keys[slot]);
-            self.open[slot] |= other.open[slot];
-        }
-    }
-
     /// Whether a document with these scripts and this key filter may hold
     /// a term of these keys.
     pub fn may_occur(
@@ -147,6 +139,75 @@ impl FilterKeys {
             })
     }
 }
+
+/// The filter keys of all the terms of an alias, each with the term it
+/// belongs to (its index in the alias). One loop over them says whether
+/// any of the alias's terms may occur in a document ([`AliasKeys::may_occur`])
+/// and which ([`AliasKeys::candidates`]): an entry that mentions Russia
+/// holds one or two of the hundred terms of `@russia`, and only those
+/// need looking up.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AliasKeys {
+    /// Per script (see [`FilterKeys::slot`]): each key and its term, a
+    /// term's keys next to each other.
+    keys: [Vec<(u64, u32)>; 3],
+    /// Per script: the terms with no key to rule them out.
+    open: [Vec<u32>; 3],
+}
+
+impl AliasKeys {
+    /// The keys of an alias's terms, in the alias's order.
+    pub fn of<'a>(terms: impl IntoIterator<Item = &'a FilterKeys>) -> AliasKeys {
+        let mut out = AliasKeys::default();
+        for (member, term) in (0u32..).zip(terms) {
+            for slot in 0..3 {
+                out.keys[slot].extend(term.keys[slot].iter().map(|k| (*k, member)));
+                if term.open[slot] {
+                    out.open[slot].push(member);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a document with these scripts and this key filter may hold
+    /// one of the alias's terms.
+    pub fn may_occur(
+        &self,
+        has_script: impl Fn(Script) -> bool,
+        may_contain: impl Fn(u64) -> bool,
+    ) -> bool {
+        (0..3).any(|slot| {
+            has_script(SCRIPTS[slot])
+                && (!self.open[slot].is_empty()
+                    || self.keys[slot].iter().any(|(k, _)| may_contain(*k)))
+        })
+    }
+
+    /// Calls `each` once with the index of every term of the alias that
+    /// may occur: the others certainly do not.
+    pub fn candidates(
+        &self,
+        has_script: impl Fn(Script) -> bool,
+        may_contain: impl Fn(u64) -> bool,
+        mut each: impl FnMut(u32),
+    ) {
+        for slot in (0..3).filter(|slot| has_script(SCRIPTS[*slot])) {
+            self.open[slot].iter().copied().for_each(&mut each);
+            let mut last = None;
+            for (key, member) in &self.keys[slot] {
+                if last != Some(*member) && may_contain(*key) {
+                    // A term's keys are adjacent: report it once.
+                    last = Some(*member);
+                    each(*member);
+                }
+            }
+        }
+    }
+}
+
+/// The scripts in the order of [`FilterKeys::slot`].
+const SCRIPTS: [Script; 3] = [Script::Latin, Script::Cyrillic, Script::Other];
 
 impl Term {
     /// A term as written outside quotes: each word matches any of its
