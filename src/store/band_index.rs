@@ -204,7 +204,7 @@ impl BandIndex {
             });
         self.newest = self.newest.max(at.secs);
         self.expire();
-        if self.fresh.len >= self.min_fresh.max(self.sorted.len() / FRESH_SHARE) {
+        if self.fresh.len() >= self.min_fresh.max(self.sorted.len() / FRESH_SHARE) {
             self.merge();
         }
     }
@@ -244,15 +244,18 @@ impl BandIndex {
         let mut hits: Vec<Seq> = Vec::new();
         for hash in bands {
             let band = band(hash);
-            let ((head, more), sorted) = (self.fresh.of(band), self.sorted.of(band));
+            let sorted = self.sorted.of(band);
             let sorted = sorted.iter().map(|posting| posting & SEQ_MASK);
-            if usize::from(head.is_some()) + more.len() + sorted.len() <= BUCKET_CAP {
+            let from = hits.len();
+            hits.extend(self.fresh.newest_first(band));
+            if hits.len() - from + sorted.len() <= BUCKET_CAP {
                 // Entries gone are dropped below, with their runs.
-                hits.extend(sorted.chain(head.copied()).chain(more.iter().copied()));
+                hits.extend(sorted);
             } else {
                 // Newest first (fresh postings are newer than sorted
                 // ones): the bucket is its newest entries still indexed.
-                let newest_first = (more.iter().rev().chain(head).copied()).chain(sorted.rev());
+                hits.truncate(from);
+                let newest_first = self.fresh.newest_first(band).chain(sorted.rev());
                 let live = newest_first.filter(|seq| self.placed(*seq).is_some());
                 hits.extend(live.take(BUCKET_CAP));
             }
@@ -598,56 +601,93 @@ impl SortedPostings {
 }
 
 /// The postings added since the last merge, by band. Most bands hold one
-/// entry, so a bucket's first is kept apart from the rest.
+/// posting, kept in the band's map slot; a band with more keeps a chain
+/// of them, newest first, threaded through one vector: 8 bytes a posting.
+/// (A second map of vectors for those took about 34 bytes a posting when
+/// many feeds carry each story: 14 MB of a 10,000-feed poll's peak, just
+/// before a merge.)
 #[derive(Default)]
 struct FreshPostings {
-    heads: BandMap<Seq>,
-    more: BandMap<Vec<Seq>>,
+    /// Per band: its one entry's number, or ([`FreshPostings::CHAINED`]
+    /// set) where its newest posting is in `chain`.
+    newest: BandMap<u32>,
+    /// Postings of bands with more than one: the entry's number, and
+    /// where the band's posting before it is ([`FreshPostings::NONE`]:
+    /// it is the band's first).
+    chain: Vec<(Seq, u32)>,
     len: usize,
 }
 
 impl FreshPostings {
+    /// Marks a map value as a place in `chain`: entry numbers have 24 bits.
+    const CHAINED: u32 = 1 << 31;
+    const NONE: u32 = u32::MAX;
+
     fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
-        self.heads.capacity() * (size_of::<(Band, Seq)>() + 1)
-            + self.more.capacity() * (size_of::<(Band, Vec<Seq>)>() + 1)
-            + self.more.values().map(|v| v.capacity() * 4).sum::<usize>()
+        self.newest.capacity() * (size_of::<(Band, u32)>() + 1)
+            + self.chain.capacity() * size_of::<(Seq, u32)>()
     }
 
     fn push(&mut self, band: Band, seq: Seq) {
+        use std::collections::hash_map::Entry;
         self.len += 1;
-        match self.heads.entry(band) {
-            std::collections::hash_map::Entry::Vacant(head) => {
-                head.insert(seq);
+        match self.newest.entry(band) {
+            Entry::Vacant(slot) => {
+                slot.insert(seq);
             }
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.more.entry(band).or_default().push(seq);
+            Entry::Occupied(mut slot) => {
+                // Fresh postings are merged long before a place in
+                // `chain` could reach `CHAINED` (at a 32nd of at most
+                // 2^24 entries' postings).
+                let before = match *slot.get() {
+                    at if at & FreshPostings::CHAINED != 0 => at & !FreshPostings::CHAINED,
+                    only => {
+                        self.chain.push((only, FreshPostings::NONE));
+                        self.chain.len() as u32 - 1
+                    }
+                };
+                self.chain.push((seq, before));
+                slot.insert((self.chain.len() as u32 - 1) | FreshPostings::CHAINED);
             }
         }
     }
 
-    /// The numbers of `band`'s entries, oldest first: the first, and the
-    /// others.
-    fn of(&self, band: Band) -> (Option<&Seq>, &[Seq]) {
-        let head = self.heads.get(&band);
-        let more = match head {
-            Some(_) => self.more.get(&band).map(Vec::as_slice).unwrap_or_default(),
-            None => &[],
-        };
-        (head, more)
+    fn len(&self) -> usize {
+        self.len
     }
 
-    /// Empties it (keeping the map's room for the next round), returning
-    /// its postings.
+    /// The numbers of `band`'s entries, newest first.
+    fn newest_first(&self, band: Band) -> impl Iterator<Item = Seq> + '_ {
+        let (only, mut at) = match self.newest.get(&band).copied() {
+            None => (None, FreshPostings::NONE),
+            Some(at) if at & FreshPostings::CHAINED != 0 => (None, at & !FreshPostings::CHAINED),
+            Some(only) => (Some(only), FreshPostings::NONE),
+        };
+        let chained = std::iter::from_fn(move || {
+            let (seq, before) = *self.chain.get(at as usize)?;
+            at = before;
+            Some(seq)
+        });
+        only.into_iter().chain(chained)
+    }
+
+    /// Empties it (keeping its room for the next round), returning its
+    /// postings.
     fn take(&mut self) -> Vec<(Band, Seq)> {
         let mut out = Vec::with_capacity(self.len);
-        for (band, head) in self.heads.drain() {
-            out.push((band, head));
-            if let Some(more) = self.more.get(&band) {
-                out.extend(more.iter().map(|seq| (band, *seq)));
+        for (band, newest) in self.newest.drain() {
+            if newest & FreshPostings::CHAINED == 0 {
+                out.push((band, newest));
+                continue;
+            }
+            let mut at = newest & !FreshPostings::CHAINED;
+            while let Some((seq, before)) = self.chain.get(at as usize) {
+                out.push((band, *seq));
+                at = *before;
             }
         }
-        self.more.clear();
+        self.chain.clear();
         self.len = 0;
         out
     }
@@ -829,7 +869,7 @@ mod tests {
         for n in 0..10u8 {
             index.insert(e(n, i64::from(n)), [1, 2]);
         }
-        assert!(index.sorted.len() >= 16 && index.fresh.len <= 4);
+        assert!(index.sorted.len() >= 16 && index.fresh.len() <= 4);
         for n in 0..10u8 {
             index.remove(id(n));
         }
@@ -839,7 +879,7 @@ mod tests {
         for n in 10..14u8 {
             index.insert(e(n, i64::from(n)), [(3 << 16) | 7]);
         }
-        assert_eq!(index.sorted.len() + index.fresh.len, 4);
+        assert_eq!(index.sorted.len() + index.fresh.len(), 4);
         assert_eq!(
             at(index.candidates([(3 << 16) | 7], &e(99, 0), 1000, 1)).len(),
             4
