@@ -514,6 +514,24 @@ struct Slot {
     in_flight: bool,
 }
 
+/// The URLs of the `n` feeds due earliest, earliest first (ties by URL),
+/// without sorting thousands of them at every poll that ends.
+fn earliest<'a>(
+    due: impl Iterator<Item = (DateTime<Utc>, &'a String)>,
+    n: usize,
+) -> Vec<&'a String> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut due: Vec<(DateTime<Utc>, &String)> = due.collect();
+    if due.len() > n {
+        due.select_nth_unstable(n);
+        due.truncate(n);
+    }
+    due.sort_unstable();
+    due.into_iter().map(|(_, url)| url).collect()
+}
+
 /// The parts of the scheduler a reload may replace.
 struct Pollers {
     poller: Poller,
@@ -555,23 +573,12 @@ impl Scheduler {
             // A poll is spawned only with a permit in hand, earliest due
             // first: ten thousand feeds due at start are not ten thousand
             // tasks (each the size of a whole poll) waiting for permits.
-            let mut due: Vec<(DateTime<Utc>, &String)> = Vec::new();
-            let free = pollers.permits.available_permits();
-            if free > 0 {
-                due = (slots.iter())
-                    .filter(|(_, s)| !s.in_flight && s.due <= now)
-                    .map(|(url, s)| (s.due, url))
-                    .collect();
-                // The earliest `free` of them, in order, without sorting
-                // thousands at every poll that ends.
-                if due.len() > free {
-                    due.select_nth_unstable(free);
-                    due.truncate(free);
-                }
-                due.sort_unstable();
-            }
+            let due = (slots.iter())
+                .filter(|(_, s)| !s.in_flight && s.due <= now)
+                .map(|(url, s)| (s.due, url));
+            let due = earliest(due, pollers.permits.available_permits());
             let mut starting = Vec::new();
-            for (_, url) in due {
+            for url in due {
                 match Arc::clone(&pollers.permits).try_acquire_owned() {
                     Ok(permit) => starting.push((url.clone(), permit)),
                     Err(_) => break,
@@ -746,6 +753,36 @@ impl Signals {
             _ = tokio::signal::ctrl_c() => Signal::Stop,
             Some(_) = async { terminate.as_mut()?.recv().await } => Signal::Stop,
             Some(_) = async { hangup.as_mut()?.recv().await } => Signal::Reload,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scheduler starts the feeds due longest ago first, whatever
+    /// their order in the config, and as many as it has permits for.
+    #[test]
+    fn the_earliest_due_feeds_start_first() {
+        let start = Utc::now();
+        // Due times in a scrambled order, two feeds due at the same time.
+        let feeds: Vec<(DateTime<Utc>, String)> = (0..50u32)
+            .map(|i| {
+                let minutes = i64::from((i * 37) % 50 / 2);
+                (
+                    start - chrono::Duration::minutes(minutes),
+                    format!("https://f{i}/"),
+                )
+            })
+            .collect();
+        let mut by_due: Vec<(DateTime<Utc>, &String)> =
+            feeds.iter().map(|(due, url)| (*due, url)).collect();
+        by_due.sort();
+        for n in [0, 1, 7, 49, 50, 80] {
+            let picked = earliest(feeds.iter().map(|(due, url)| (*due, url)), n);
+            let expected: Vec<&String> = by_due.iter().take(n).map(|(_, url)| *url).collect();
+            assert_eq!(picked, expected, "{n} permits");
         }
     }
 }

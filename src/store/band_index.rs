@@ -12,8 +12,9 @@
 //! - most in [`SortedPostings`]: one sorted array, 4 bytes a posting (the
 //!   band's low byte and a 24-bit number; the band's other 16 bits are
 //!   implied by its place);
-//! - the newest in [`FreshPostings`], a hash map, until there are a
-//!   32nd as many as sorted ones; then they are merged in, in place.
+//! - the newest in [`FreshPostings`], a hash map by band (a band's one
+//!   posting in its slot, several chained through a vector), until there
+//!   are a 32nd as many as sorted ones; then they are merged in, in place.
 //!
 //! Removal is lazy: a removed or expired entry's slot is emptied, its
 //! postings are skipped by lookups and dropped by a merge once a 32nd
