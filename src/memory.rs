@@ -4,13 +4,17 @@
 
 /// Applies the settings below (glibc on Linux only; elsewhere nothing).
 ///
-/// - **Two arenas.** glibc gives each thread that allocates under
+/// - **One arena.** glibc gives each thread that allocates under
 ///   contention an arena of its own (up to 8 per core), and memory freed
 ///   into one is not reused by the others: with the runtime's, the
 ///   blocking pool's and sled's threads all parsing and storing, the daemon
 ///   polling 1,000 feeds held 280–310 MB after 15 s, of which about 160 MB
-///   was such free memory (with two arenas: 128 MB). Two arenas cost
-///   nothing measurable on 2 cores.
+///   was such free memory (with two arenas: 128 MB). Since fetched bodies
+///   take turns to be parsed and stored (`poll::processing_turns`), few
+///   threads allocate at once, and a second arena only held free memory
+///   of its own: polling 10,000 feeds peaked at 202–205 MB with one and
+///   208–212 MB with two (first-cycle CPU 228–245 s against 220–255 s).
+///   Small blocks come from each thread's cache without the arena's lock.
 /// - **A fixed mmap threshold of 128 KiB.** By default glibc raises the
 ///   threshold each time a large block is freed (up to 32 MiB), so feed
 ///   bodies and parse buffers of a few hundred KB end up in the arenas,
@@ -24,7 +28,7 @@ pub fn tune_allocator() {
     // SAFETY: mallopt only sets allocator parameters; the caller runs it
     // before any other thread exists.
     unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     }
 }
