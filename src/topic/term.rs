@@ -130,13 +130,10 @@ impl FilterKeys {
         has_script: impl Fn(Script) -> bool,
         may_contain: impl Fn(u64) -> bool,
     ) -> bool {
-        [Script::Latin, Script::Cyrillic, Script::Other]
-            .into_iter()
-            .any(|script| {
-                let slot = FilterKeys::slot(script);
-                has_script(script)
-                    && (self.open[slot] || self.keys[slot].iter().any(|k| may_contain(*k)))
-            })
+        (0..3).any(|slot| {
+            has_script(SCRIPTS[slot])
+                && (self.open[slot] || self.keys[slot].iter().any(|k| may_contain(*k)))
+        })
     }
 }
 
