@@ -660,7 +660,12 @@ impl FreshPostings {
 
     /// The numbers of `band`'s entries, newest first.
     fn newest_first(&self, band: Band) -> impl Iterator<Item = Seq> + '_ {
-        let (only, mut at) = match self.newest.get(&band).copied() {
+        self.postings(self.newest.get(&band).copied())
+    }
+
+    /// The entry numbers a band's map value stands for, newest first.
+    fn postings(&self, value: Option<u32>) -> impl Iterator<Item = Seq> + '_ {
+        let (only, mut at) = match value {
             None => (None, FreshPostings::NONE),
             Some(at) if at & FreshPostings::CHAINED != 0 => (None, at & !FreshPostings::CHAINED),
             Some(only) => (Some(only), FreshPostings::NONE),
@@ -677,17 +682,10 @@ impl FreshPostings {
     /// postings.
     fn take(&mut self) -> Vec<(Band, Seq)> {
         let mut out = Vec::with_capacity(self.len);
-        for (band, newest) in self.newest.drain() {
-            if newest & FreshPostings::CHAINED == 0 {
-                out.push((band, newest));
-                continue;
-            }
-            let mut at = newest & !FreshPostings::CHAINED;
-            while let Some((seq, before)) = self.chain.get(at as usize) {
-                out.push((band, *seq));
-                at = *before;
-            }
+        for (band, value) in &self.newest {
+            out.extend(self.postings(Some(*value)).map(|seq| (*band, seq)));
         }
+        self.newest.clear();
         self.chain.clear();
         self.len = 0;
         out
