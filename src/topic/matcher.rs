@@ -90,7 +90,10 @@ struct Tables {
     /// Per alias group: whether the key filter lets any of its terms occur.
     groups: Vec<Option<bool>>,
     /// Per alias group: which of its terms the key filter lets occur, as a
-    /// range of `members`, once asked.
+    /// range of `members`, once asked. This answers `groups` too, but
+    /// working it out reads all the alias's keys where `groups` stops at
+    /// the first that passes: without `groups`, the shipped topic matched
+    /// 20–45% slower (three interleaved pairs).
     candidates: Vec<Option<(u32, u32)>>,
     members: Vec<TermId>,
 }
