@@ -452,8 +452,12 @@ impl Document {
 
     /// Calls `each` with the index of every term of an alias that may
     /// occur: the others certainly do not.
-    pub fn may_have_which(&self, keys: &AliasKeys, each: impl FnMut(u32)) {
-        keys.candidates(|s| self.has_script(s), |k| self.filter.may_contain(k), each);
+    pub fn may_have_which(&self, keys: &AliasKeys, mut each: impl FnMut(u32)) {
+        let each = |member| {
+            each(member);
+            std::ops::ControlFlow::Continue(())
+        };
+        let _ = keys.candidates(|s| self.has_script(s), |k| self.filter.may_contain(k), each);
     }
 
     /// Calls `each` with the id of every distinct document word `pattern`

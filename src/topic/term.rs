@@ -6,6 +6,7 @@ use super::key::{Key, head_hash};
 use super::stem::{bases, stem};
 use super::text::{Script, for_each_word};
 use std::fmt;
+use std::ops::ControlFlow;
 
 /// How one word of a term matches the words of a document. Keys are
 /// hashed once here, so matching compares integers first.
@@ -168,38 +169,38 @@ impl AliasKeys {
     }
 
     /// Whether a document with these scripts and this key filter may hold
-    /// one of the alias's terms.
+    /// one of the alias's terms: the first candidate ends the search.
     pub fn may_occur(
         &self,
         has_script: impl Fn(Script) -> bool,
         may_contain: impl Fn(u64) -> bool,
     ) -> bool {
-        (0..3).any(|slot| {
-            has_script(SCRIPTS[slot])
-                && (!self.open[slot].is_empty()
-                    || self.keys[slot].iter().any(|(k, _)| may_contain(*k)))
-        })
+        self.candidates(has_script, may_contain, |_| ControlFlow::Break(()))
+            .is_break()
     }
 
     /// Calls `each` once with the index of every term of the alias that
-    /// may occur: the others certainly do not.
+    /// may occur (the others certainly do not), until it breaks.
     pub fn candidates(
         &self,
         has_script: impl Fn(Script) -> bool,
         may_contain: impl Fn(u64) -> bool,
-        mut each: impl FnMut(u32),
-    ) {
+        mut each: impl FnMut(u32) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
         for slot in (0..3).filter(|slot| has_script(SCRIPTS[*slot])) {
-            self.open[slot].iter().copied().for_each(&mut each);
+            for member in &self.open[slot] {
+                each(*member)?;
+            }
             let mut last = None;
             for (key, member) in &self.keys[slot] {
                 if last != Some(*member) && may_contain(*key) {
                     // A term's keys are adjacent: report it once.
                     last = Some(*member);
-                    each(*member);
+                    each(*member)?;
                 }
             }
         }
+        ControlFlow::Continue(())
     }
 }
 
